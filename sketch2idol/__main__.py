@@ -1,0 +1,5 @@
+import sys
+
+from sketch2idol.cli import main
+
+sys.exit(main())

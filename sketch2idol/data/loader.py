@@ -1,0 +1,60 @@
+"""A PyTorch view of a face data set directory, with seeded per-sample augmentation.
+
+    pairs = FacePairs("data/synth", sketch_augment=Stage1Augment(), seed=0)
+    loader = DataLoader(pairs, batch_size=16, shuffle=True, num_workers=2)
+    for epoch in range(epochs):
+        pairs.set_epoch(epoch)  # new augmentations each epoch, the same ones on every rerun
+        for batch in loader: ...
+
+Sample `index` in epoch `e` is augmented from augment_rng(seed, e, index) alone, so the
+batches do not depend on the number of loader workers. Tensors are uint8 (sketch [1, H, W],
+photo [3, H, W]); the models own their normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sketch2idol.data import dataset
+from sketch2idol.data.augment import augment_rng
+
+SketchAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class FacePairs(Dataset):
+    def __init__(self, root: Path, *, sketch_augment: SketchAugment | None = None,
+                 seed: int = 0, ids: list[str] | None = None):
+        self.root = Path(root)
+        rows = dataset.read_manifest(self.root)
+        if not rows:
+            raise FileNotFoundError(f"{self.root} holds no {dataset.MANIFEST_NAME}; make one "
+                                    "with `sketch2idol data synth`")
+        self.ids = ids if ids is not None else [row["id"] for row in rows]
+        self.sketch_augment = sketch_augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        sample_id = self.ids[index]
+        sketch = dataset.read_grey(dataset.sketch_path(self.root, sample_id))
+        clean = sketch
+        if self.sketch_augment is not None:
+            sketch = self.sketch_augment(sketch, augment_rng(self.seed, self.epoch, index))
+        photo = dataset.read_rgb(dataset.photo_path(self.root, sample_id))
+        return {
+            "id": sample_id,
+            "sketch": torch.from_numpy(np.ascontiguousarray(sketch))[None],
+            "clean_sketch": torch.from_numpy(np.ascontiguousarray(clean))[None],
+            "photo": torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1),
+        }

@@ -1,0 +1,38 @@
+import subprocess
+import sys
+
+import pytest
+
+from sketch2idol.cli import main
+
+COMMANDS = [[], ["data"], ["data", "synth"], ["data", "preview"], ["data", "ingest"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: sketch2idol" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["data", "synth", "--count", "0", "--out", "x"], "expected a number >= 1"),
+    (["data", "synth", "--count", "3", "--size", "300", "--out", "x"], "invalid choice"),
+    (["data", "synth", "--out", "x"], "--count"),
+    (["nonsense"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_missing_input_directory_is_a_one_line_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sketch2idol", "data", "preview",
+                           str(tmp_path / "nowhere"), "-o", str(tmp_path / "g.png")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("is not a directory")
+    assert "Traceback" not in done.stderr
