@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from sketch2idol import manifold
+
+
+@pytest.fixture
+def bank():
+    return np.random.default_rng(0).normal(size=(500, 64)).astype(np.float32)
+
+
+def test_nearest_neighbours_match_a_plain_sort(bank):
+    queries = np.random.default_rng(1).normal(size=(7, 64)).astype(np.float32)
+    ids, distances = manifold.nearest_neighbours(queries, bank, 10)
+    for q, row_ids, row_d in zip(queries, ids, distances):
+        exact = ((bank.astype(np.float64) - q) ** 2).sum(1)
+        assert list(row_ids) == list(np.argsort(exact, kind="stable")[:10])
+        np.testing.assert_allclose(row_d, exact[row_ids], rtol=1e-4, atol=1e-3)
+    assert ids.dtype == np.int64
+
+
+def test_weights_sum_to_one(bank):
+    projection = manifold.project(bank[:20] + 0.1, bank, k=10)
+    np.testing.assert_allclose(projection.weights.sum(1), 1.0, atol=1e-5)
+
+
+def test_a_convex_combination_of_its_neighbours_is_reproduced():
+    rng = np.random.default_rng(2)
+    far = rng.normal(size=(300, 32)) * 0.2 + 50.0  # a distant cluster
+    cluster = rng.normal(size=(5, 32))  # the query's neighbourhood
+    bank = np.vstack([far, cluster]).astype(np.float32)
+    true_weights = np.array([0.4, 0.3, 0.15, 0.1, 0.05])
+    query = (true_weights @ cluster)[None].astype(np.float32)
+    projection = manifold.project(query, bank, k=5, regularisation=1e-9)
+    np.testing.assert_allclose(projection.features, query, atol=1e-4)
+    by_id = dict(zip(projection.ids[0], projection.weights[0]))
+    recovered = [by_id[300 + i] for i in range(5)]
+    np.testing.assert_allclose(recovered, true_weights, atol=1e-3)
+
+
+def test_t_one_keeps_the_input_and_t_zero_gives_the_projection(bank):
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(4, 5, 64)).astype(np.float32)
+    banks = [bank] * 5
+    kept, _ = manifold.project_components(features, banks, np.ones((4, 5)), k=10)
+    np.testing.assert_array_equal(kept, features)
+    snapped, ids = manifold.project_components(features, banks, np.zeros((4, 5)), k=10)
+    for c in range(5):
+        np.testing.assert_allclose(snapped[:, c], manifold.project(features[:, c], bank).features,
+                                   atol=1e-6)
+    assert ids.shape == (4, 5, 10)
+    half, _ = manifold.project_components(features, banks, np.full((4, 5), 0.5), k=10)
+    np.testing.assert_allclose(half, (kept + snapped) / 2, atol=1e-5)
+
+
+def test_batched_equals_per_sample(bank):
+    queries = np.random.default_rng(4).normal(size=(9, 64)).astype(np.float32)
+    batched = manifold.project(queries, bank, k=10)
+    for i in range(len(queries)):
+        single = manifold.project(queries[i:i + 1], bank, k=10)
+        np.testing.assert_array_equal(single.ids[0], batched.ids[i])
+        np.testing.assert_allclose(single.features[0], batched.features[i], atol=1e-5)
+
+
+def test_query_equal_to_a_bank_row_is_stable(bank):
+    projection = manifold.project(bank[:3], bank, k=10)
+    assert np.isfinite(projection.features).all()
+    assert list(projection.ids[:, 0]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("t", [np.full((2, 5), 1.5), np.full((2, 5), np.nan), np.ones((2, 4))])
+def test_bad_t_is_refused(bank, t):
+    with pytest.raises(ValueError, match="t"):
+        manifold.project_components(np.zeros((2, 5, 64)), [bank] * 5, t)
+
+
+def test_bad_k_is_refused(bank):
+    with pytest.raises(ValueError, match="k=0"):
+        manifold.nearest_neighbours(bank[:1], bank, 0)
