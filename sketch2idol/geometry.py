@@ -25,8 +25,15 @@ SUPPORTED_SIZES = (256, 512)
 
 #: Stage-1 components, in the fixed order used by every tensor of shape [.., 5, ..].
 COMPONENTS = ("left_eye", "right_eye", "nose", "mouth", "remainder")
-#: The four part components pasted over the decoded remainder, in compositing order.
+#: The four part components, cut out of the remainder and pasted back over it.
 PART_COMPONENTS = COMPONENTS[:4]
+#: The order parts are pasted over the decoded remainder: later ones win where windows
+#: overlap, so the eyes (the most looked-at part) go last.
+COMPOSITING_ORDER = ("nose", "mouth", "left_eye", "right_eye")
+#: Width of the cross-fade band at a part window's border, as a fraction of its side. The
+#: remainder keeps its strokes in this band (only the window's inner part is blanked) and
+#: the pasted part fades in across it, so no seam shows at the window edge.
+FEATHER_FRACTION = 1 / 8
 
 #: Template landmarks, in the order used by landmark arrays of shape [.., 4, 2].
 LANDMARKS = ("left_eye", "right_eye", "nose_tip", "mouth")
@@ -70,6 +77,11 @@ class Window:
     @property
     def center(self) -> tuple[float, float]:
         return (self.x + self.size / 2.0, self.y + self.size / 2.0)
+
+    @property
+    def feather(self) -> int:
+        """Width in pixels of the cross-fade band along this window's border."""
+        return max(1, round(self.size * FEATHER_FRACTION))
 
     def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
         return (

@@ -75,10 +75,26 @@ def locally_linear_weights(queries: np.ndarray, neighbours: np.ndarray,
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def drop_rows(ids: np.ndarray, distances: np.ndarray, exclude: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """From K+1 neighbours per query, drop bank row `exclude[b]` (or else the farthest)."""
+    keep = ids != np.asarray(exclude)[:, None]
+    keep[keep.sum(axis=1) > k, -1] = False  # the excluded row was not among them
+    return ids[keep].reshape(len(ids), k), distances[keep].reshape(len(ids), k)
+
+
 def project(queries: np.ndarray, bank: np.ndarray, k: int = DEFAULT_K,
-            regularisation: float = DEFAULT_REGULARISATION) -> Projection:
-    """Project each query onto the manifold spanned locally by its K nearest bank rows."""
-    ids, distances = nearest_neighbours(queries, bank, k)
+            regularisation: float = DEFAULT_REGULARISATION,
+            exclude: np.ndarray | None = None) -> Projection:
+    """Project each query onto the manifold spanned locally by its K nearest bank rows.
+
+    `exclude` [B] names one bank row per query that must not be a neighbour (leave-one-out:
+    projecting a training sample without finding itself).
+    """
+    if exclude is None:
+        ids, distances = nearest_neighbours(queries, bank, k)
+    else:
+        ids, distances = drop_rows(*nearest_neighbours(queries, bank, k + 1), exclude, k)
     neighbours = np.asarray(bank, np.float32)[ids]  # [B, K, D]
     weights = locally_linear_weights(queries, neighbours, regularisation)
     features = np.einsum("bk,bkd->bd", weights, neighbours).astype(np.float32)
@@ -94,8 +110,8 @@ def blend(inputs: np.ndarray, projected: np.ndarray, t: np.ndarray) -> np.ndarra
 
 def project_components(features: np.ndarray, banks: list[np.ndarray], t: np.ndarray,
                        k: int = DEFAULT_K,
-                       regularisation: float = DEFAULT_REGULARISATION
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       regularisation: float = DEFAULT_REGULARISATION,
+                       exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stage-1 projection of every component of a batch.
 
     features [B, C, D] (C components, in geometry.COMPONENTS order), one bank [M_c, D]
@@ -114,7 +130,7 @@ def project_components(features: np.ndarray, banks: list[np.ndarray], t: np.ndar
     blended = np.empty_like(features)
     ids = np.empty(features.shape[:2] + (k,), np.int64)
     for component, bank in enumerate(banks):
-        projection = project(features[:, component], bank, k, regularisation)
+        projection = project(features[:, component], bank, k, regularisation, exclude)
         blended[:, component] = blend(features[:, component], projection.features,
                                       t[:, component])
         ids[:, component] = projection.ids

@@ -26,7 +26,8 @@ def test_windows_fit_the_image_and_hold_their_landmark(size):
 
 def test_512_windows_are_deepfacedrawings():
     windows = geometry.component_windows(512)
-    assert (windows["left_eye"].x, windows["left_eye"].y, windows["left_eye"].size) == (108, 156, 128)
+    left_eye = windows["left_eye"]
+    assert (left_eye.x, left_eye.y, left_eye.size) == (108, 156, 128)
     assert (windows["mouth"].x, windows["mouth"].y, windows["mouth"].size) == (169, 301, 192)
 
 

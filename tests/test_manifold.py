@@ -77,3 +77,13 @@ def test_bad_t_is_refused(bank, t):
 def test_bad_k_is_refused(bank):
     with pytest.raises(ValueError, match="k=0"):
         manifold.nearest_neighbours(bank[:1], bank, 0)
+
+
+def test_leave_one_out_never_returns_the_excluded_row(bank):
+    projection = manifold.project(bank[:6], bank, k=10, exclude=np.arange(6))
+    for row in range(6):
+        assert row not in projection.ids[row]
+    plain = manifold.project(bank[:6], bank, k=11)
+    np.testing.assert_array_equal(projection.ids, plain.ids[:, 1:])  # itself was nearest
+    other = manifold.project(bank[:2] + 100.0, bank, k=10, exclude=np.array([0, 1]))
+    assert other.ids.shape == (2, 10)

@@ -136,3 +136,12 @@ def verify_sample(root: Path, row: dict) -> bool:
         if not path.exists() or sha256_file(path) != row["sha256"][kind]:
             return False
     return True
+
+
+def read_info(root: Path) -> dict:
+    """The dataset.json record of the data set at `root`."""
+    path = Path(root) / INFO_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{root} is not a data set (no {INFO_NAME}); make one with "
+                                "`sketch2idol data synth` or `data ingest`")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -7,7 +7,9 @@
         for batch in loader: ...
 
 Sample `index` in epoch `e` is augmented from augment_rng(seed, e, index) alone, so the
-batches do not depend on the number of loader workers. Tensors are uint8 (sketch [1, H, W],
+batches do not depend on the number of loader workers. A key may also be the pair
+(epoch, index): the training loop's batch sampler uses that form, which stays correct in
+loader worker processes that never see `set_epoch`. Tensors are uint8 (sketch [1, H, W],
 photo [3, H, W]); the models own their normalisation.
 """
 
@@ -45,12 +47,13 @@ class FacePairs(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         sample_id = self.ids[index]
         sketch = dataset.read_grey(dataset.sketch_path(self.root, sample_id))
         clean = sketch
         if self.sketch_augment is not None:
-            sketch = self.sketch_augment(sketch, augment_rng(self.seed, self.epoch, index))
+            sketch = self.sketch_augment(sketch, augment_rng(self.seed, epoch, index))
         photo = dataset.read_rgb(dataset.photo_path(self.root, sample_id))
         return {
             "id": sample_id,

@@ -1,0 +1,1 @@
+"""The networks: component autoencoders (stage 1), generator and discriminators (stage 2)."""

@@ -1,0 +1,1 @@
+"""Training of the two stages: `sketch2idol train stage1|stage2`."""

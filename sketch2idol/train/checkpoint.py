@@ -1,0 +1,42 @@
+"""Save and restore everything a run needs to continue exactly where it stopped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def save_checkpoint(run_dir: Path, *, step: int, nets: dict, optimizers: dict,
+                    config: dict) -> Path:
+    path = Path(run_dir) / CHECKPOINT_NAME
+    state = {
+        "step": step,
+        "config": config,
+        "nets": {name: net.state_dict() for name, net in nets.items()},
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(run_dir: Path, *, nets: dict, optimizers: dict,
+                    device: torch.device) -> int:
+    """Restore nets and optimizers in place; returns the step to continue from."""
+    state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location=device, weights_only=False)
+    for name, net in nets.items():
+        net.load_state_dict(state["nets"][name])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][name])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / CHECKPOINT_NAME).exists()

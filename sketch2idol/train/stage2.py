@@ -1,0 +1,72 @@
+"""Stage 2: train the pix2pixHD generator on stage-1 outputs of the training sketches.
+
+Generator loss = LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1;
+discriminator loss = LSGAN on (refined sketch, real face) vs (refined sketch, generated).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sketch2idol.models.discriminator import define_discriminator
+from sketch2idol.models.generator import define_generator
+from sketch2idol.models.losses import feature_matching_loss, lsgan_loss
+from sketch2idol.models.tensors import image_array, to_unit
+from sketch2idol.train.config import Stage2Config
+from sketch2idol.train.loop import Trainer
+from sketch2idol.train.refined import RefinedPairs, build_refined_cache
+
+
+class Stage2Trainer(Trainer):
+    title = "stage 2"
+
+    def __init__(self, config: Stage2Config, device: torch.device):
+        super().__init__(config, device)
+        generator = define_generator(config.generator).to(device)
+        discriminator = define_discriminator(config.discriminator).to(device)
+        self.nets = {"G": generator, "D": discriminator}
+        betas = (0.5, 0.999)
+        self.optimizers = {"G": torch.optim.Adam(generator.parameters(), config.lr, betas=betas),
+                           "D": torch.optim.Adam(discriminator.parameters(), config.lr,
+                                                 betas=betas)}
+        build_refined_cache(Path(config.stage1), Path(config.data), config.t_values, device)
+        self.data = RefinedPairs(Path(config.data), Path(config.stage1), config.t_values,
+                                 config.augment, config.seed)
+
+    def dataset(self) -> RefinedPairs:
+        return self.data
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        G, D = self.nets["G"], self.nets["D"]
+        sketch = to_unit(batch["input"].to(self.device))
+        real = to_unit(batch["photo"].to(self.device))
+        fake = G(sketch)
+
+        d_fake = D(sketch, fake.detach())
+        d_real = D(sketch, real)
+        loss_d = 0.5 * (lsgan_loss(d_fake, real=False) + lsgan_loss(d_real, real=True))
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["D"].step()
+
+        g_fake = D(sketch, fake)
+        loss_gan = lsgan_loss(g_fake, real=True)
+        loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
+        loss_l1 = F.l1_loss(fake, real)
+        loss_g = (loss_gan + self.config.lambda_feature_matching * loss_fm
+                  + self.config.lambda_l1 * loss_l1)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["G"].step()
+        return {"G": loss_g.item(), "G_gan": loss_gan.item(), "G_fm": loss_fm.item(),
+                "G_l1": loss_l1.item(), "D": loss_d.item()}
+
+    def sample_columns(self, batch: dict) -> list[np.ndarray]:
+        refined = to_unit(batch["refined"].to(self.device))
+        generated = self.nets["G"](refined)
+        return [batch["sketch"][:, 0].numpy(), batch["refined"][:, 0].numpy(),
+                image_array(generated), batch["photo"].permute(0, 2, 3, 1).numpy()]
