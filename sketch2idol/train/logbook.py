@@ -24,7 +24,7 @@ class LossHistory:
         self.rows = []
         if self.path.exists():
             rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
-            self.rows = [row for row in rows if row["step"] < start_step]
+            self.rows = [row for row in rows if row["step"] <= start_step]
         self._rewrite()
 
     def _rewrite(self) -> None:
