@@ -25,7 +25,7 @@ class AutoencoderConfig:
     feature_dim: int = FEATURE_DIM
     base_channels: int = 32
     max_channels: int = 128
-    bottleneck_channels: int = 64
+    bottleneck_channels: int = 32
 
 
 def downsamplings_for(crop: int) -> int:

@@ -1,0 +1,80 @@
+"""The reference pipeline, in process: drawing -> framed sketch -> refined sketch -> face.
+
+    pipeline = Pipeline.from_weights()            # weights/default
+    result = pipeline(drawing, t=0.5)             # or t=[t_left_eye, ..., t_remainder]
+    result.face, result.refined, result.neighbours
+
+It is the oracle for the serving parity tests and the naive baseline of the benchmarks:
+PyTorch eager networks, NumPy exact KNN (sketch2idol.manifold), one call at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sketch2idol.data.placement import place_drawing
+from sketch2idol.geometry import COMPONENTS
+from sketch2idol.models.tensors import image_array, sketch_batch
+from sketch2idol.refiner import Refiner
+from sketch2idol.weights import DEFAULT_WEIGHTS, Weights, load_weights
+
+
+@dataclass(frozen=True)
+class Result:
+    sketch: np.ndarray  # uint8 [S, S] the framed input
+    refined: np.ndarray  # uint8 [S, S] stage-1 output
+    face: np.ndarray  # uint8 [S, S, 3]
+    neighbours: dict[str, list[str]]  # per component, the bank sample ids, nearest first
+
+
+def t_matrix(t, batch: int) -> np.ndarray:
+    """A scalar, 5 per-component values, or [B, 5] -> float32 [B, 5], checked to be in 0..1."""
+    values = np.asarray(t, np.float32)
+    if values.ndim == 0:
+        values = np.full((batch, len(COMPONENTS)), values)
+    elif values.ndim == 1:
+        if values.shape != (len(COMPONENTS),):
+            raise ValueError(f"t must be one number or {len(COMPONENTS)} (one per component "
+                             f"{COMPONENTS}), got {values.shape[0]}")
+        values = np.broadcast_to(values, (batch, len(COMPONENTS)))
+    if values.shape != (batch, len(COMPONENTS)):
+        raise ValueError(f"t has shape {values.shape}, expected ({batch}, {len(COMPONENTS)})")
+    if not np.all((values >= 0) & (values <= 1)):
+        raise ValueError("t must lie in [0, 1] (1 keeps the drawing, 0 snaps to the manifold)")
+    return values
+
+
+class Pipeline:
+    def __init__(self, weights: Weights):
+        self.weights = weights
+        self.size = weights.size
+        self.refiner = Refiner(weights.autoencoders, weights.bank_ids, weights.bank_features,
+                               weights.k)
+        self.generator = weights.generator
+
+    @classmethod
+    def from_weights(cls, path: Path = DEFAULT_WEIGHTS, device: str = "cpu") -> Pipeline:
+        return cls(load_weights(path, device))
+
+    @torch.no_grad()
+    def faces(self, refined: np.ndarray) -> np.ndarray:
+        """uint8 [B, S, S] refined sketches -> uint8 [B, S, S, 3] faces."""
+        device = next(self.generator.parameters()).device
+        return image_array(self.generator(sketch_batch(refined).to(device)))
+
+    def run_batch(self, sketches: np.ndarray, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Framed uint8 [B, S, S] sketches -> (refined [B, S, S], faces [B, S, S, 3],
+        neighbour bank rows [B, 5, K])."""
+        refined, rows = self.refiner.refine(sketches, t_matrix(t, len(sketches)))
+        return refined, self.faces(refined), rows
+
+    def __call__(self, drawing: np.ndarray, t=1.0) -> Result:
+        sketch = place_drawing(drawing, self.size)
+        refined, faces, rows = self.run_batch(sketch[None], t)
+        neighbours = {name: [self.weights.bank_ids[r] for r in rows[0, c]]
+                      for c, name in enumerate(COMPONENTS)}
+        return Result(sketch=sketch, refined=refined[0], face=faces[0], neighbours=neighbours)

@@ -1,0 +1,106 @@
+"""Packaged model weights: what ships in `weights/default/` and what serving loads.
+
+    weights.json               size, network configs, K, component order, bank sample ids,
+                               where the weights came from
+    autoencoders.safetensors   the five component autoencoders (fp16)
+    generator.safetensors      the stage-2 generator (fp16)
+    bank.safetensors           the feature bank [M, 5, 512] (fp16)
+
+Weights are stored in fp16 to keep the repository small and are loaded back as fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file, save_file
+
+from sketch2idol.geometry import COMPONENTS
+from sketch2idol.manifold import DEFAULT_K
+from sketch2idol.models.autoencoder import AutoencoderConfig, define_autoencoders
+from sketch2idol.models.generator import GeneratorConfig, define_generator
+from sketch2idol.train.bank import BANK_NAME, read_bank
+from sketch2idol.train.checkpoint import CHECKPOINT_NAME
+from sketch2idol.train.config import Stage1Config, Stage2Config, read_config
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
+MANIFEST = "weights.json"
+AUTOENCODERS = "autoencoders.safetensors"
+GENERATOR = "generator.safetensors"
+BANK = "bank.safetensors"
+
+
+@dataclass
+class Weights:
+    size: int
+    k: int
+    autoencoders: torch.nn.ModuleDict
+    generator: torch.nn.Module
+    bank_ids: list[str]
+    bank_features: np.ndarray  # [M, C, D] float32
+    info: dict
+
+
+def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: (t.half() if t.is_floating_point() else t).contiguous().cpu()
+            for name, t in state.items()}
+
+
+def _net_state(run_dir: Path, net: str) -> dict[str, torch.Tensor]:
+    state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location="cpu", weights_only=False)
+    return state["nets"][net], int(state["step"])
+
+
+def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
+    """Package two finished runs into a weights directory (fp16 safetensors + weights.json)."""
+    stage1 = read_config(stage1_run, Stage1Config)
+    stage2 = read_config(stage2_run, Stage2Config)
+    autoencoders, steps1 = _net_state(stage1_run, "autoencoders")
+    generator, steps2 = _net_state(stage2_run, "G")
+    ids, features = read_bank(Path(stage1_run) / BANK_NAME)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(_half(autoencoders), out / AUTOENCODERS)
+    save_file(_half(generator), out / GENERATOR)
+    save_numpy({"features": features.astype(np.float16)}, out / BANK)
+    info = {
+        "size": stage1.size,
+        "k": DEFAULT_K,
+        "components": list(COMPONENTS),
+        "autoencoder": dataclasses.asdict(stage1.autoencoder),
+        "generator": dataclasses.asdict(stage2.generator),
+        "training": {"stage1_steps": steps1, "stage2_steps": steps2,
+                     "stage1_batch_size": stage1.batch_size,
+                     "stage2_batch_size": stage2.batch_size, "data": stage1.data},
+        "bank_ids": ids,
+    }
+    (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
+    return out
+
+
+def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:
+    path = Path(path)
+    if not (path / MANIFEST).exists():
+        raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
+    info = json.loads((path / MANIFEST).read_text())
+    if tuple(info["components"]) != COMPONENTS:
+        raise ValueError(f"{path}: components {info['components']} != {COMPONENTS}")
+    autoencoders = define_autoencoders(info["size"], AutoencoderConfig(**info["autoencoder"]))
+    autoencoders.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                  for k, v in load_file(path / AUTOENCODERS).items()})
+    generator = define_generator(GeneratorConfig(**info["generator"]))
+    generator.load_state_dict({k: v.float() for k, v in load_file(path / GENERATOR).items()})
+    features = load_numpy(path / BANK)["features"].astype(np.float32)
+    if len(features) != len(info["bank_ids"]):
+        raise ValueError(f"{path}: {len(features)} bank rows but {len(info['bank_ids'])} ids")
+    return Weights(size=info["size"], k=info["k"],
+                   autoencoders=autoencoders.to(device).eval(),
+                   generator=generator.to(device).eval(), bank_ids=info["bank_ids"],
+                   bank_features=features, info=info)
