@@ -16,14 +16,17 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 INK_LEVEL = 128
 TOLERANCE_FRACTION = 0.01
+MAX_PSNR = 100.0  # reported for identical images instead of infinity
 
 
 def image_quality(generated: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """uint8 RGB [H, W, 3] pair -> {"l1", "psnr", "ssim"}."""
     diff = np.abs(generated.astype(np.float32) - truth.astype(np.float32)) / 255.0
+    with np.errstate(divide="ignore"):
+        psnr = float(peak_signal_noise_ratio(truth, generated, data_range=255))
     return {
         "l1": float(diff.mean()),
-        "psnr": float(peak_signal_noise_ratio(truth, generated, data_range=255)),
+        "psnr": min(psnr, MAX_PSNR),
         "ssim": float(structural_similarity(truth, generated, channel_axis=2, data_range=255)),
     }
 
