@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/bench_synth.py [--faces 100] [--repeats 3] [--size 256]
 
-Prints a table (median of the repeats, with min..max) and the throughput per core against
-the 20 faces/s/core target of the data issue. Exits 1 if end-to-end throughput per core is
-below the target, so a regression is visible when run by hand or in `make bench-data`.
+Prints a table (median of the repeats, with min..max) and the throughput of one worker
+process (= one core) against the 20 faces/s/core target of the data issue, then the
+throughput with one worker per core to show how it scales (on 2 vCPUs that share a
+physical core it cannot double). Exits 1 if the one-core throughput is below the target,
+so a regression is visible when run by hand or in `make bench-data`.
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ def main() -> int:
         results[workers] = rates
         print(f"synthesize, {workers} worker(s): faces/s {spread(rates)}  "
               f"-> per core {statistics.median(rates) / workers:.1f}")
-    per_core = statistics.median(results[cores]) / cores
+    per_core = statistics.median(results[1])
     ratio = per_core / TARGET_FACES_PER_SECOND_PER_CORE
     verdict = "PASS" if ratio >= 1.0 else "FAIL"
-    print(f"{verdict}: {per_core:.1f} faces/s per core with {cores} workers = {ratio:.2f}x the "
-          f"{TARGET_FACES_PER_SECOND_PER_CORE:.0f} faces/s/core target")
+    scaling = statistics.median(results[cores]) / per_core
+    print(f"{verdict}: {per_core:.1f} faces/s on one core = {ratio:.2f}x the "
+          f"{TARGET_FACES_PER_SECOND_PER_CORE:.0f} faces/s/core target; {cores} workers give "
+          f"{scaling:.2f}x one worker")
     return 0 if ratio >= 1.0 else 1
 
 
