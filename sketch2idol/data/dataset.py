@@ -94,20 +94,29 @@ def prepare_dirs(root: Path) -> None:
         (Path(root) / sub).mkdir(parents=True, exist_ok=True)
 
 
-def read_manifest(root: Path) -> list[dict]:
-    """All manifest rows of the data set at `root` (empty if there is none yet)."""
-    path = Path(root) / MANIFEST_NAME
-    if not path.exists():
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a JSON-lines file (empty if it does not exist yet)."""
+    if not Path(path).exists():
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def write_jsonl(path: Path, rows: Iterable[dict], sort_key) -> None:
+    """Rewrite a JSON-lines file atomically: one compact object per line, sorted."""
+    lines = [json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+             for row in sorted(rows, key=sort_key)]
+    write_atomic(Path(path), ("\n".join(lines) + "\n").encode() if lines else b"")
+
+
+def read_manifest(root: Path) -> list[dict]:
+    """All manifest rows of the data set at `root` (empty if there is none yet)."""
+    return read_jsonl(Path(root) / MANIFEST_NAME)
+
+
 def write_manifest(root: Path, rows: Iterable[dict]) -> None:
-    """Rewrite the manifest atomically, one compact JSON object per line, sorted by id."""
-    lines = [json.dumps(row, sort_keys=True, separators=(",", ":")) for row in
-             sorted(rows, key=lambda row: row["id"])]
-    write_atomic(Path(root) / MANIFEST_NAME, ("\n".join(lines) + "\n").encode() if lines else b"")
+    """Rewrite the manifest atomically, sorted by id."""
+    write_jsonl(Path(root) / MANIFEST_NAME, rows, sort_key=lambda row: row["id"])
 
 
 def check_or_write_info(root: Path, info: dict) -> None:

@@ -8,7 +8,6 @@ seconds and at the end, also when the run is interrupted.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import sys
@@ -26,10 +25,11 @@ from sketch2idol.data.dataset import (
     check_or_write_info,
     photo_path,
     prepare_dirs,
+    read_jsonl,
     read_manifest,
     sha256_file,
     sketch_path,
-    write_atomic,
+    write_jsonl,
     write_manifest,
 )
 from sketch2idol.data.ingest.filters import FilterConfig
@@ -93,19 +93,13 @@ def _count(n: int, word: str) -> str:
 
 
 def read_rejected(root: Path) -> list[dict]:
-    path = Path(root) / REJECTED_NAME
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(Path(root) / REJECTED_NAME)
 
 
 def write_rejected(root: Path, rows: Iterable[dict]) -> None:
     """Rewrite rejected.jsonl atomically, sorted by source path."""
-    lines = [json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-             for row in sorted(rows, key=lambda row: (row["source"], row["source_sha256"] or ""))]
-    write_atomic(Path(root) / REJECTED_NAME, ("\n".join(lines) + "\n").encode()
-                 if lines else b"")
+    write_jsonl(Path(root) / REJECTED_NAME, rows,
+                sort_key=lambda row: (row["source"], row["source_sha256"] or ""))
 
 
 def list_files(src: Path, exclude: Path | None = None) -> list[tuple[Path, str]]:
