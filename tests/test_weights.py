@@ -1,0 +1,68 @@
+"""Packaging trained runs as fp16 weights and loading them back."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sketch2idol.data.synth import synthesize
+from sketch2idol.models.discriminator import DiscriminatorConfig
+from sketch2idol.models.generator import GeneratorConfig
+from sketch2idol.pipeline import Pipeline
+from sketch2idol.train.config import Stage1Config, Stage2Config
+from sketch2idol.train.loop import run_training
+from sketch2idol.train.stage1 import Stage1Trainer, load_autoencoders
+from sketch2idol.train.stage2 import Stage2Trainer
+from sketch2idol.weights import MANIFEST, export_weights, load_weights
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    data = root / "faces"
+    synthesize(data, count=12, seed=4, workers=1, progress=False)
+    common = dict(data=str(data), steps=2, batch_size=2, sample_every=100,
+                  checkpoint_every=100, loader_workers=0)
+    run_training(Stage1Trainer(Stage1Config(**common), CPU), root / "s1", resume=False,
+                 progress=False)
+    stage2 = Stage2Config(**common, stage1=str(root / "s1"),
+                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
+                          discriminator=DiscriminatorConfig(ndf=8))
+    run_training(Stage2Trainer(stage2, CPU), root / "s2", resume=False, progress=False)
+    export_weights(root / "s1", root / "s2", root / "weights")
+    return root
+
+
+def test_exported_weights_are_fp16_and_load_as_the_trained_nets(runs):
+    weights = load_weights(runs / "weights")
+    info = json.loads((runs / "weights" / MANIFEST).read_text())
+    assert info["size"] == 256 and len(info["bank_ids"]) == 12
+    assert weights.bank_features.shape == (12, 5, 512)
+    trained = load_autoencoders(runs / "s1", CPU)
+    crop = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        expected = trained["left_eye"].encode(crop)
+        got = weights.autoencoders["left_eye"].encode(crop)
+    # fp16 storage: features agree to about 3 significant digits.
+    torch.testing.assert_close(got, expected, atol=2e-2 * expected.abs().max().item(), rtol=0)
+    from safetensors import safe_open
+    with safe_open(runs / "weights" / "generator.safetensors", "pt") as f:
+        assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys())
+
+
+def test_pipeline_runs_any_drawing_and_checks_t(runs):
+    pipeline = Pipeline.from_weights(runs / "weights")
+    drawing = np.full((600, 900), 255, np.uint8)
+    drawing[200:400, 300:302] = 0
+    drawing[200:202, 300:500] = 0
+    result = pipeline(drawing, t=[1.0, 1.0, 0.5, 0.5, 0.0])
+    assert result.face.shape == (256, 256, 3) and result.face.dtype == np.uint8
+    assert result.refined.shape == (256, 256) and result.sketch.shape == (256, 256)
+    bank = set(json.loads((runs / "weights" / MANIFEST).read_text())["bank_ids"])
+    assert all(len(ids) == 10 and set(ids) <= bank for ids in result.neighbours.values())
+    for bad, message in ((1.5, r"\[0, 1\]"), ([0.5, 0.5], "one per component")):
+        with pytest.raises(ValueError, match=message):
+            pipeline(drawing, t=bad)
