@@ -2,6 +2,9 @@
 #   make test    set up, then run the whole test suite (what CI runs)
 #   make data    render the default procedural training set into data/synth
 #   make lint    ruff
+#   make train   train stage 1 and stage 2 on data/synth (runs/stage1, runs/stage2)
+#   make weights package the runs as weights/default (fp16 safetensors)
+#   make eval    score weights/default on held-out faces (reports/eval)
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -12,7 +15,12 @@ DATA_COUNT  ?= 5000
 DATA_SEED   ?= 0
 DATA_SIZE   ?= 256
 
-.PHONY: setup test lint data preview bench-data clean help
+HELDOUT_SEED  ?= 1
+HELDOUT_COUNT ?= 200
+STAGE1_ARGS   ?=
+STAGE2_ARGS   ?=
+
+.PHONY: setup test lint data heldout preview train weights eval bench-data clean help
 
 help:
 	@sed -n '1,5p' Makefile
@@ -35,6 +43,22 @@ lint: setup
 data: setup
 	$(BIN)/sketch2idol data synth --count $(DATA_COUNT) --size $(DATA_SIZE) \
 		--seed $(DATA_SEED) --workers $(WORKERS) --out data/synth
+
+heldout: setup
+	$(BIN)/sketch2idol data synth --count $(HELDOUT_COUNT) --size $(DATA_SIZE) \
+		--seed $(HELDOUT_SEED) --workers $(WORKERS) --out data/heldout
+
+train: data
+	$(BIN)/sketch2idol train stage1 --data data/synth --out runs/stage1 $(STAGE1_ARGS)
+	$(BIN)/sketch2idol train stage2 --data data/synth --stage1 runs/stage1 \
+		--out runs/stage2 $(STAGE2_ARGS)
+
+weights: setup
+	$(BIN)/sketch2idol weights export --stage1 runs/stage1 --stage2 runs/stage2 \
+		--out weights/default
+
+eval: heldout
+	$(BIN)/sketch2idol eval --weights weights/default --data data/heldout --out reports/eval
 
 preview: setup
 	$(BIN)/sketch2idol data preview data/synth -o docs/synth_preview.png
