@@ -47,17 +47,22 @@ class Refiner:
                    for c, name in enumerate(COMPONENTS)}
         return image_array(composite(decoded))
 
-    def refine(self, sketches: np.ndarray, t: np.ndarray | float,
-               leave_out: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 [B, H, W] sketches, t scalar / [C] / [B, C] -> (refined uint8 [B, H, W],
-        neighbour ids [B, C, K] as bank rows). `leave_out` names each sample's own bank id
-        so that a training sketch is not projected onto itself."""
-        features = self.encode(sketches)
+    def project(self, features: np.ndarray, t: np.ndarray | float,
+                leave_out: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """features [B, C, D], t scalar / [C] / [B, C] -> (blended features [B, C, D],
+        neighbour bank rows [B, C, K]). `leave_out` names each sample's own bank id so that
+        a training sketch is not projected onto itself."""
         t = np.broadcast_to(np.asarray(t, np.float32), features.shape[:2])
         exclude = None
         if leave_out is not None:
             exclude = np.array([self.row_of.get(sample_id, -1) for sample_id in leave_out])
         # A bank smaller than K (a smoke-test run) uses every row it can.
         k = min(self.k, len(self.bank_ids) - (0 if exclude is None else 1))
-        blended, ids = manifold.project_components(features, self.banks, t, k, exclude=exclude)
+        return manifold.project_components(features, self.banks, t, k, exclude=exclude)
+
+    def refine(self, sketches: np.ndarray, t: np.ndarray | float,
+               leave_out: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 [B, H, W] sketches -> (refined uint8 [B, H, W], neighbour bank rows
+        [B, C, K]); see `project` for `t` and `leave_out`."""
+        blended, ids = self.project(self.encode(sketches), t, leave_out)
         return self.decode(blended), ids

@@ -55,9 +55,10 @@ def load_samples(data_dir: Path, count: int):
     return [r["id"] for r in rows], sketches, photos
 
 
-def quality_table(pipeline: Pipeline, sketches, photos, progress: bool) -> dict:
+def quality_table(pipeline: Pipeline, sketches, photos, progress: bool = False,
+                  t_values=T_VALUES) -> tuple[dict, list]:
     results, grid = {}, None
-    for t in T_VALUES:
+    for t in t_values:
         quality, fidelity = [], []
         for start in tqdm(range(0, len(sketches), BATCH), desc=f"quality t={t}",
                           disable=not progress):
@@ -74,10 +75,12 @@ def quality_table(pipeline: Pipeline, sketches, photos, progress: bool) -> dict:
     return results, grid
 
 
-def robustness_table(pipeline: Pipeline, sketches, progress: bool) -> dict:
+def robustness_table(pipeline: Pipeline, sketches, progress: bool = False,
+                     perturbations=tuple(PERTURBATIONS)) -> dict:
     """Chamfer distance to the clean sketch: of the spoiled input, and of its refinement."""
     table = {}
-    for name, spoil in tqdm(PERTURBATIONS.items(), desc="robustness", disable=not progress):
+    for name in tqdm(perturbations, desc="robustness", disable=not progress):
+        spoil = PERTURBATIONS[name]
         spoiled = np.stack([spoil(s, augment_rng(1234, 0, i)) for i, s in enumerate(sketches)])
         row = {"input": float(np.mean([sketch_fidelity(s, c)["chamfer_px"]
                                        for s, c in zip(spoiled, sketches)]))}

@@ -50,16 +50,18 @@ def build_refined_cache(stage1_run: Path, data_dir: Path, t_values, device: torc
         refined_path(stage1_run, t, "x").parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(todo), desc="refining training sketches", unit="sketch",
                disable=not progress)
-    for t in t_values:
-        pending = [i for tt, i in todo if tt == t]
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start:start + batch_size]
-            sketches = np.stack([dataset.read_grey(dataset.sketch_path(data_dir, i))
-                                 for i in chunk])
-            refined, _ = refiner.refine(sketches, t, leave_out=chunk)
-            for sample_id, image in zip(chunk, refined):
-                dataset.write_png(refined_path(stage1_run, t, sample_id), image)
-            bar.update(len(chunk))
+    pending = sorted({sample_id for _, sample_id in todo})
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start:start + batch_size]
+        sketches = np.stack([dataset.read_grey(dataset.sketch_path(data_dir, i)) for i in chunk])
+        features = refiner.encode(sketches)  # once per batch, whatever the number of t values
+        for t in t_values:
+            blended, _ = refiner.project(features, t, leave_out=chunk)
+            for sample_id, image in zip(chunk, refiner.decode(blended)):
+                path = refined_path(stage1_run, t, sample_id)
+                if not path.exists():
+                    dataset.write_png(path, image)
+                    bar.update()
     bar.close()
     return len(todo)
 
