@@ -53,7 +53,8 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for name, t in state.items()}
 
 
-def _net_state(run_dir: Path, net: str) -> dict[str, torch.Tensor]:
+def _net_state(run_dir: Path, net: str) -> tuple[dict[str, torch.Tensor], int]:
+    """(state dict of `net`, training step) from a run's checkpoint."""
     state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location="cpu", weights_only=False)
     return state["nets"][net], int(state["step"])
 

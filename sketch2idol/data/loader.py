@@ -30,7 +30,7 @@ SketchAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 class FacePairs(Dataset):
     def __init__(self, root: Path, *, sketch_augment: SketchAugment | None = None,
-                 seed: int = 0, ids: list[str] | None = None):
+                 seed: int = 0, ids: list[str] | None = None, photos: bool = True):
         self.root = Path(root)
         rows = dataset.read_manifest(self.root)
         if not rows:
@@ -39,6 +39,7 @@ class FacePairs(Dataset):
         self.ids = ids if ids is not None else [row["id"] for row in rows]
         self.sketch_augment = sketch_augment
         self.seed = seed
+        self.photos = photos  # False: sketches only (e.g. encoding the feature bank)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -54,10 +55,12 @@ class FacePairs(Dataset):
         clean = sketch
         if self.sketch_augment is not None:
             sketch = self.sketch_augment(sketch, augment_rng(self.seed, epoch, index))
-        photo = dataset.read_rgb(dataset.photo_path(self.root, sample_id))
-        return {
+        sample = {
             "id": sample_id,
             "sketch": torch.from_numpy(np.ascontiguousarray(sketch))[None],
             "clean_sketch": torch.from_numpy(np.ascontiguousarray(clean))[None],
-            "photo": torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1),
         }
+        if self.photos:
+            photo = dataset.read_rgb(dataset.photo_path(self.root, sample_id))
+            sample["photo"] = torch.from_numpy(photo).permute(2, 0, 1)
+        return sample

@@ -26,7 +26,7 @@ def encode_sketches(autoencoders: torch.nn.ModuleDict, sketches: torch.Tensor) -
 @torch.no_grad()
 def encode_dataset(autoencoders: torch.nn.ModuleDict, data_dir: Path, device: torch.device,
                    batch_size: int = 64, progress: bool = True) -> tuple[list[str], np.ndarray]:
-    data = FacePairs(data_dir)
+    data = FacePairs(data_dir, photos=False)
     autoencoders.eval()
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
     features = []

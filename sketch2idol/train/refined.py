@@ -22,12 +22,12 @@ from sketch2idol.train.stage1 import load_autoencoders
 REFINED_DIR = "refined"
 
 
-def t_dir_name(t: float) -> str:
-    return f"t{round(t * 100):03d}"
+def refined_dir(stage1_run: Path, t: float) -> Path:
+    return Path(stage1_run) / REFINED_DIR / f"t{round(t * 100):03d}"
 
 
 def refined_path(stage1_run: Path, t: float, sample_id: str) -> Path:
-    return Path(stage1_run) / REFINED_DIR / t_dir_name(t) / f"{sample_id}.png"
+    return refined_dir(stage1_run, t) / f"{sample_id}.png"
 
 
 def load_refiner(stage1_run: Path, device: torch.device) -> Refiner:
@@ -47,7 +47,7 @@ def build_refined_cache(stage1_run: Path, data_dir: Path, t_values, device: torc
         return 0
     refiner = load_refiner(stage1_run, device)
     for t in t_values:
-        refined_path(stage1_run, t, "x").parent.mkdir(parents=True, exist_ok=True)
+        refined_dir(stage1_run, t).mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(todo), desc="refining training sketches", unit="sketch",
                disable=not progress)
     pending = sorted({sample_id for _, sample_id in todo})

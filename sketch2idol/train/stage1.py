@@ -49,7 +49,9 @@ class Stage1Trainer(Trainer):
     def dataset(self) -> FacePairs:
         return self.data
 
-    def reconstruct(self, sketch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def reconstruct(self, sketch: torch.Tensor
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(component crops, their reconstructions) of a [B, 1, H, W] sketch in [-1, 1]."""
         crops = crop_components(sketch)
         return crops, {name: self.autoencoders[name](crops[name]) for name in COMPONENTS}
 
