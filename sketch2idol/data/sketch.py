@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from skimage.morphology import skeletonize
 
 #: The resolution the default parameters were tuned at; sigmas, areas and widths scale with it.
 TUNED_SIZE = 256
+#: Which thinning implementation this environment uses. The project's environment has
+#: opencv-contrib (cv2.ximgproc); a bare GPU training box with only opencv-python-headless
+#: falls back to scikit-image's Zhang-Suen skeleton, whose output differs in a few pixels,
+#: so data sets record it and never mix the two.
+THINNING = "opencv-contrib" if hasattr(cv2, "ximgproc") else "scikit-image"
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,16 @@ def remove_speckles(lines: np.ndarray, min_area: int) -> np.ndarray:
     return keep[labels]
 
 
+def thin(lines: np.ndarray, backend: str = THINNING) -> np.ndarray:
+    """The 1-px skeleton of a boolean line mask."""
+    if backend == "opencv-contrib":
+        return cv2.ximgproc.thinning(lines.astype(np.uint8) * 255) > 0
+    return skeletonize(lines, method="zhang")
+
+
 def normalise_width(lines: np.ndarray, width: float) -> np.ndarray:
     """Thin every line to its 1-px skeleton, then redraw it `width` pixels wide."""
-    skeleton = cv2.ximgproc.thinning(lines.astype(np.uint8) * 255)
+    skeleton = thin(lines).astype(np.uint8) * 255
     side = max(1, round(width))
     if side == 1:
         return skeleton > 0

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from sketch2idol.data import dataset
 from sketch2idol.data.faces import render_face, sample_face_params
-from sketch2idol.data.sketch import extract_sketch
+from sketch2idol.data.sketch import THINNING, extract_sketch
 from sketch2idol.geometry import check_size
 
 #: Bump when the renderer or the sketch extractor changes what a (seed, index) produces,
@@ -82,7 +82,8 @@ def synthesize(out: Path, *, count: int, seed: int, size: int = 256,
     check_size(size)
     out = Path(out)
     dataset.check_or_write_info(out, {"kind": "synth", "seed": seed, "size": size,
-                                      "renderer_version": RENDERER_VERSION})
+                                      "renderer_version": RENDERER_VERSION,
+                                      "thinning": THINNING})
     dataset.prepare_dirs(out)
     rows = {row["id"]: row for row in dataset.read_manifest(out)}
     todo = [index for index in range(count)

@@ -73,3 +73,18 @@ def test_same_drawing_at_two_sizes_gives_the_same_sketch():
 def test_rejects_non_uint8_images():
     with pytest.raises(ValueError, match="uint8"):
         extract_sketch(np.zeros((64, 64, 3), np.float32))
+
+
+def test_the_scikit_image_thinning_fallback_draws_the_same_lines():
+    # A GPU training box without opencv-contrib thins with scikit-image instead.
+    from sketch2idol.data.sketch import thin
+
+    lines = line_mask(extract_sketch(drawing(256)))
+    opencv, fallback = thin(lines, "opencv-contrib"), thin(lines, "scikit-image")
+
+    def near(mask):
+        return cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+    # The same strokes, each skeleton within a pixel of the other.
+    assert (fallback & ~near(opencv)).sum() <= 0.02 * fallback.sum()
+    assert (opencv & ~near(fallback)).sum() <= 0.02 * opencv.sum()
