@@ -126,7 +126,7 @@ def project_components(features: np.ndarray, banks: list[np.ndarray], t: np.ndar
     if t.shape != features.shape[:2]:
         raise ValueError(f"t {t.shape} must be [B, C] = {features.shape[:2]}")
     if not np.all((t >= 0.0) & (t <= 1.0)):
-        raise ValueError("t must lie in [0, 1]")
+        raise ValueError("t must lie in [0, 1] (1 keeps the drawing, 0 snaps to the manifold)")
     blended = np.empty_like(features)
     ids = np.empty(features.shape[:2] + (k,), np.int64)
     for component, bank in enumerate(banks):

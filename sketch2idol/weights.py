@@ -27,7 +27,7 @@ from sketch2idol.manifold import DEFAULT_K
 from sketch2idol.models.autoencoder import AutoencoderConfig, define_autoencoders
 from sketch2idol.models.generator import GeneratorConfig, define_generator
 from sketch2idol.train.bank import BANK_NAME, read_bank
-from sketch2idol.train.checkpoint import CHECKPOINT_NAME
+from sketch2idol.train.checkpoint import load_net_state
 from sketch2idol.train.config import Stage1Config, Stage2Config, read_config
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
@@ -53,18 +53,12 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for name, t in state.items()}
 
 
-def _net_state(run_dir: Path, net: str) -> tuple[dict[str, torch.Tensor], int]:
-    """(state dict of `net`, training step) from a run's checkpoint."""
-    state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location="cpu", weights_only=False)
-    return state["nets"][net], int(state["step"])
-
-
 def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
     """Package two finished runs into a weights directory (fp16 safetensors + weights.json)."""
     stage1 = read_config(stage1_run, Stage1Config)
     stage2 = read_config(stage2_run, Stage2Config)
-    autoencoders, steps1 = _net_state(stage1_run, "autoencoders")
-    generator, steps2 = _net_state(stage2_run, "G")
+    autoencoders, steps1 = load_net_state(stage1_run, "autoencoders")
+    generator, steps2 = load_net_state(stage2_run, "G")
     ids, features = read_bank(Path(stage1_run) / BANK_NAME)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,5 +38,12 @@ def load_checkpoint(run_dir: Path, *, nets: dict, optimizers: dict,
     return int(state["step"])
 
 
+def load_net_state(run_dir: Path, net: str, device: str | torch.device = "cpu"
+                   ) -> tuple[dict, int]:
+    """(state dict of the net named `net`, the step it was saved at) from a run directory."""
+    state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location=device, weights_only=False)
+    return state["nets"][net], int(state["step"])
+
+
 def has_checkpoint(run_dir: Path) -> bool:
     return (Path(run_dir) / CHECKPOINT_NAME).exists()

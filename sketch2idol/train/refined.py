@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from sketch2idol.data import dataset
 from sketch2idol.data.augment import augment_rng
+from sketch2idol.data.loader import FacePairs
 from sketch2idol.refiner import Refiner
 from sketch2idol.train.bank import BANK_NAME, read_bank
 from sketch2idol.train.stage1 import load_autoencoders
@@ -67,29 +68,27 @@ def build_refined_cache(stage1_run: Path, data_dir: Path, t_values, device: torc
 
 
 class RefinedPairs(torch.utils.data.Dataset):
-    """(refined sketch at a random t, augmented) -> photo pairs for stage 2."""
+    """(refined sketch at a random t, augmented) -> photo pairs for stage 2.
+
+    Each sample is the data set's own (FacePairs: id, sketch, photo) plus "refined", the
+    cached stage-1 output, and "input", that output augmented: the generator's input.
+    """
 
     def __init__(self, data_dir: Path, stage1_run: Path, t_values, augment, seed: int):
-        self.data_dir, self.stage1_run = Path(data_dir), Path(stage1_run)
-        self.ids = [row["id"] for row in dataset.read_manifest(self.data_dir)]
+        self.pairs = FacePairs(Path(data_dir))
+        self.stage1_run = Path(stage1_run)
         self.t_values, self.augment, self.seed = tuple(t_values), augment, seed
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.pairs)
 
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, index = key
-        sample_id = self.ids[index]
+        sample = self.pairs[key]
         rng = augment_rng(self.seed, epoch, index)
         t = self.t_values[int(rng.integers(len(self.t_values)))]
-        refined = dataset.read_grey(refined_path(self.stage1_run, t, sample_id))
+        refined = dataset.read_grey(refined_path(self.stage1_run, t, sample["id"]))
         augmented = self.augment(refined, rng) if self.augment is not None else refined
-        return {
-            "id": sample_id,
-            "sketch": torch.from_numpy(dataset.read_grey(
-                dataset.sketch_path(self.data_dir, sample_id)))[None],
-            "refined": torch.from_numpy(refined)[None],
-            "input": torch.from_numpy(np.ascontiguousarray(augmented))[None],
-            "photo": torch.from_numpy(dataset.read_rgb(
-                dataset.photo_path(self.data_dir, sample_id))).permute(2, 0, 1),
-        }
+        sample["refined"] = torch.from_numpy(refined)[None]
+        sample["input"] = torch.from_numpy(np.ascontiguousarray(augmented))[None]
+        return sample

@@ -21,7 +21,7 @@ from sketch2idol.models.components import composite, crop_components
 from sketch2idol.models.losses import line_weighted_l1
 from sketch2idol.models.tensors import image_array, to_unit
 from sketch2idol.train.bank import write_bank
-from sketch2idol.train.checkpoint import CHECKPOINT_NAME
+from sketch2idol.train.checkpoint import load_net_state
 from sketch2idol.train.config import Stage1Config, read_config
 from sketch2idol.train.loop import Trainer
 
@@ -84,6 +84,5 @@ def load_autoencoders(run_dir: Path, device: torch.device) -> torch.nn.ModuleDic
     run_dir = Path(run_dir)
     config = read_config(run_dir, Stage1Config)
     autoencoders = define_autoencoders(config.size, config.autoencoder).to(device)
-    state = torch.load(run_dir / CHECKPOINT_NAME, map_location=device, weights_only=False)
-    autoencoders.load_state_dict(state["nets"]["autoencoders"])
+    autoencoders.load_state_dict(load_net_state(run_dir, "autoencoders", device)[0])
     return autoencoders.eval()
