@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sketch2idol.contract import FEATURE_DIM
 from sketch2idol.geometry import COMPONENTS, component_windows
 
-FEATURE_DIM = 512
 MAX_BOTTLENECK_GRID = 6
 
 

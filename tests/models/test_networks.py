@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from sketch2idol.contract import FEATURE_DIM
 from sketch2idol.geometry import COMPONENTS, SUPPORTED_SIZES, component_windows
-from sketch2idol.models.autoencoder import FEATURE_DIM, define_autoencoders
+from sketch2idol.models.autoencoder import define_autoencoders
 from sketch2idol.models.components import blank_mask, composite, crop_components
 from sketch2idol.models.discriminator import define_discriminator
 from sketch2idol.models.generator import GeneratorConfig, define_generator

@@ -1,0 +1,105 @@
+"""The serving contract: model names, tensor names, dtypes and shapes, defined once.
+
+Export writes the ONNX graphs and Triton configs from these, the Triton Python models read
+and write these tensors, the gateway and perf_analyzer input files use these names, and
+the Kubernetes manifests are checked against them. Nothing here imports torch.
+
+    SKETCH (UINT8 [S,S]) ─► encoders ─► FEATURES [5,D]
+    T (FP32 [5]) ──────────► manifold_projection ─► PROJECTED [5,D], NEIGHBORS (INT64 [5,K])
+                           ─► decoders ─► REFINED_SKETCH (UINT8 [S,S])
+                           ─► generator ─► FACE (UINT8 [S,S,3])
+
+Shapes are per request; every model also has a leading, dynamic batch axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sketch2idol.geometry import COMPONENTS
+
+FEATURE_DIM = 512
+
+ENSEMBLE = "sketch2face"
+ENCODERS = "encoders"
+PROJECTION = "manifold_projection"
+DECODERS = "decoders"
+GENERATOR = "generator"
+#: Composing models in pipeline order.
+COMPOSING_MODELS = (ENCODERS, PROJECTION, DECODERS, GENERATOR)
+#: The composing models that are exported ONNX networks (the projection is FAISS + NumPy).
+NETWORK_MODELS = (ENCODERS, DECODERS, GENERATOR)
+
+SKETCH = "SKETCH"
+T = "T"
+FEATURES = "FEATURES"
+PROJECTED = "PROJECTED"
+NEIGHBORS = "NEIGHBORS"
+REFINED_SKETCH = "REFINED_SKETCH"
+FACE = "FACE"
+
+#: Triton datatype name -> NumPy dtype (the names tritonclient and config.pbtxt use).
+NUMPY_DTYPES = {"UINT8": np.uint8, "FP32": np.float32, "INT64": np.int64}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str  # Triton datatype name: UINT8, FP32, INT64
+    dims: tuple[int, ...]  # per request, without the batch axis
+
+    @property
+    def numpy_dtype(self) -> type:
+        return NUMPY_DTYPES[self.datatype]
+
+    @property
+    def config_type(self) -> str:
+        """The DataType enum name in config.pbtxt (TYPE_UINT8, ...)."""
+        return f"TYPE_{self.datatype}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def tensor(self, name: str) -> TensorSpec:
+        for spec in self.inputs + self.outputs:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{self.name} has no tensor {name}")
+
+
+def tensor_specs(size: int, k: int) -> dict[str, TensorSpec]:
+    """Every contract tensor for images of size x size and K neighbours per component."""
+    components = len(COMPONENTS)
+    return {spec.name: spec for spec in (
+        TensorSpec(SKETCH, "UINT8", (size, size)),
+        TensorSpec(T, "FP32", (components,)),
+        TensorSpec(FEATURES, "FP32", (components, FEATURE_DIM)),
+        TensorSpec(PROJECTED, "FP32", (components, FEATURE_DIM)),
+        TensorSpec(NEIGHBORS, "INT64", (components, k)),
+        TensorSpec(REFINED_SKETCH, "UINT8", (size, size)),
+        TensorSpec(FACE, "UINT8", (size, size, 3)),
+    )}
+
+
+#: model -> (input names, output names); the ensemble's steps wire these by name.
+MODEL_IO = {
+    ENCODERS: ((SKETCH,), (FEATURES,)),
+    PROJECTION: ((FEATURES, T), (PROJECTED, NEIGHBORS)),
+    DECODERS: ((PROJECTED,), (REFINED_SKETCH,)),
+    GENERATOR: ((REFINED_SKETCH,), (FACE,)),
+    ENSEMBLE: ((SKETCH, T), (FACE, REFINED_SKETCH, NEIGHBORS)),
+}
+
+
+def model_specs(size: int, k: int) -> dict[str, ModelSpec]:
+    """ModelSpec of every served model (the four composing models and the ensemble)."""
+    tensors = tensor_specs(size, k)
+    return {name: ModelSpec(name, tuple(tensors[i] for i in inputs),
+                            tuple(tensors[o] for o in outputs))
+            for name, (inputs, outputs) in MODEL_IO.items()}
