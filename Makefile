@@ -5,6 +5,8 @@
 #   make train   train stage 1 and stage 2 on data/synth (runs/stage1, runs/stage2)
 #   make weights package the runs as weights/default (fp16 safetensors)
 #   make eval    score weights/default on held-out faces (reports/eval)
+#   make model-repository  export weights/default to model_repository (ONNX, FAISS, configs)
+#   make serve   serve model_repository with Triton (HTTP :8000, gRPC :8001, metrics :8002)
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -19,11 +21,14 @@ HELDOUT_SEED  ?= 1
 HELDOUT_COUNT ?= 200
 STAGE1_ARGS   ?=
 STAGE2_ARGS   ?=
+# Export options for `make model-repository` (see `sketch2idol export --help`).
+EXPORT_ARGS   ?=
+REPOSITORY_STAMP := model_repository/export_report.json
 
-.PHONY: setup test lint data heldout preview train weights eval bench-data clean help
+.PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help
 
 help:
-	@sed -n '1,5p' Makefile
+	@sed -n '1,9p' Makefile
 
 # The stamp is rebuilt only when the pins change, so `make setup` is quick when nothing did.
 $(STAMP): pyproject.toml requirements.lock
@@ -59,6 +64,15 @@ weights: setup
 
 eval: heldout
 	$(BIN)/sketch2idol eval --weights weights/default --data data/heldout --out reports/eval
+
+# Rebuilt when the weights or the export code change; configs are in git, artifacts are not.
+$(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard export/*.py)
+	$(BIN)/sketch2idol export --weights weights/default --out model_repository $(EXPORT_ARGS)
+
+model-repository: $(REPOSITORY_STAMP)
+
+serve: model-repository
+	$(BIN)/sketch2idol serve-triton --model-repository model_repository
 
 preview: setup
 	$(BIN)/sketch2idol data preview data/synth -o docs/synth_preview.png

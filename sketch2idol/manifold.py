@@ -17,6 +17,9 @@ import numpy as np
 
 DEFAULT_K = 10
 DEFAULT_REGULARISATION = 1e-3
+#: Extra candidates ranked exactly in nearest_neighbours, so ties at the K-th place and
+#: rounding in the fast distance expansion cannot change which rows are returned.
+TIE_MARGIN = 16
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,17 @@ def nearest_neighbours(queries: np.ndarray, bank: np.ndarray,
     distances = (np.einsum("bd,bd->b", queries, queries)[:, None]
                  - 2.0 * queries @ bank.T
                  + np.einsum("md,md->m", bank, bank)[None, :])
-    np.maximum(distances, 0.0, out=distances)
-    if k < len(bank):
-        candidates = np.argpartition(distances, k - 1, axis=1)[:, :k]
+    # The expansion above is fast but rounds: duplicate bank rows can get different values.
+    # Shortlist generously with it, then rank the shortlist by directly computed distances,
+    # where equal rows are exactly equal and the tie rule (lower row first) holds.
+    shortlist = min(len(bank), k + TIE_MARGIN)
+    if shortlist < len(bank):
+        candidates = np.argpartition(distances, shortlist - 1, axis=1)[:, :shortlist]
     else:
         candidates = np.broadcast_to(np.arange(len(bank)), distances.shape)
-    candidate_distances = np.take_along_axis(distances, candidates, axis=1)
-    order = np.lexsort((candidates, candidate_distances), axis=1)
+    differences = bank[candidates] - queries[:, None, :]
+    candidate_distances = np.einsum("bkd,bkd->bk", differences, differences)
+    order = np.lexsort((candidates, candidate_distances), axis=1)[:, :k]
     ids = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
     return ids, np.take_along_axis(candidate_distances, order, axis=1)
 

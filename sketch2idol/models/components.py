@@ -51,7 +51,7 @@ def blank_mask(size: int) -> torch.Tensor:
 
 def crop_components(sketch: torch.Tensor) -> dict[str, torch.Tensor]:
     """[B, 1, H, H] sketch in [-1, 1] -> {component: [B, 1, s, s]} in geometry order."""
-    size = sketch.shape[-1]
+    size = int(sketch.shape[-1])  # a constant when traced: the windows are static
     windows = component_windows(size)
     crops = {name: sketch[..., windows[name].rows, windows[name].cols]
              for name in PART_COMPONENTS}
@@ -63,7 +63,7 @@ def crop_components(sketch: torch.Tensor) -> dict[str, torch.Tensor]:
 def composite(decoded: dict[str, torch.Tensor]) -> torch.Tensor:
     """Decoded components -> one [B, 1, H, H] refined sketch (see the module docstring)."""
     canvas = decoded["remainder"]
-    size = canvas.shape[-1]
+    size = int(canvas.shape[-1])
     windows = component_windows(size)
     for name in COMPOSITING_ORDER:
         window = windows[name]

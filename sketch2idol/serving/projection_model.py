@@ -1,0 +1,200 @@
+"""Triton Python-backend adapter of the manifold projection (model `manifold_projection`).
+
+initialize: read the config.pbtxt parameters (k, regularisation, index_device,
+search_threads; string values), verify the version directory's MANIFEST.sha256 (a bad
+artifact makes loading fail with one line naming the file), load the ProjectionEngine.
+execute: validate every request's rows, run the good ones as ONE batch, split the outputs
+back per request; a bad request gets an error response without failing the others.
+Custom metrics (Prometheus, on Triton's /metrics):
+
+    sketch2idol_knn_search_duration_us  counter  FAISS search wall time, microseconds
+    sketch2idol_knn_search_count        counter  batched searches (one per execute)
+    sketch2idol_knn_search_rows         counter  request rows searched
+    sketch2idol_knn_search_latency_us   histogram (when the backend supports histograms)
+
+Mean search time = duration_us / count; mean batch = rows / count.
+
+`triton_python_backend_utils` only exists inside the backend stub, so it is imported
+guarded and this module stays importable (and torch-free) in plain Python.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sketch2idol.contract import FEATURES, NEIGHBORS, PROJECTED, T
+from sketch2idol.geometry import COMPONENTS
+from sketch2idol.serving.integrity import verify_manifest
+from sketch2idol.serving.knn import ProjectionEngine
+
+try:
+    import triton_python_backend_utils as pb_utils
+except ImportError:  # plain Python: only the Triton stub provides it
+    pb_utils = None
+
+SEARCH_DURATION_METRIC = "sketch2idol_knn_search_duration_us"
+SEARCH_COUNT_METRIC = "sketch2idol_knn_search_count"
+SEARCH_ROWS_METRIC = "sketch2idol_knn_search_rows"
+SEARCH_LATENCY_METRIC = "sketch2idol_knn_search_latency_us"
+LATENCY_BUCKETS_US = [100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0, 25_000.0,
+                      50_000.0, 100_000.0, 250_000.0]
+
+
+def model_parameters(model_config: dict) -> dict[str, str]:
+    """config.pbtxt `parameters` as {key: string_value}, blank values left out."""
+    return {key: value["string_value"].strip()
+            for key, value in model_config.get("parameters", {}).items()
+            if value.get("string_value", "").strip()}
+
+
+def parse_parameter(parameters: dict[str, str], name: str, convert: type, default=None):
+    """One parameter converted with `convert` (int, float, str); `default` when absent."""
+    if name not in parameters:
+        return default
+    try:
+        return convert(parameters[name])
+    except ValueError:
+        raise ValueError(f"config.pbtxt parameter {name}={parameters[name]!r} is not a valid "
+                         f"{convert.__name__}") from None
+
+
+def _last_dim(tensor_config: dict | None) -> int | None:
+    return int(tensor_config["dims"][-1]) if tensor_config and tensor_config.get("dims") else None
+
+
+class TritonPythonModel:
+    """Serves PROJECTED and NEIGHBORS for FEATURES and T with a ProjectionEngine."""
+
+    def initialize(self, args: dict) -> None:
+        if pb_utils is None:
+            raise RuntimeError("projection_model runs inside Triton's Python backend only")
+        model_config = json.loads(args["model_config"])
+        parameters = model_parameters(model_config)
+        version_dir = Path(args["model_repository"]) / args["model_version"]
+        verify_manifest(version_dir)  # IntegrityError: one line naming the bad artifact
+
+        neighbors_k = _last_dim(pb_utils.get_output_config_by_name(model_config, NEIGHBORS))
+        k = parse_parameter(parameters, "k", int, neighbors_k)
+        if neighbors_k is not None and k != neighbors_k:
+            raise ValueError(f"parameter k={k} but output {NEIGHBORS} has K={neighbors_k}")
+        self.engine = ProjectionEngine.load(  # absent parameters: projection.json's values
+            version_dir, k=k,
+            regularisation=parse_parameter(parameters, "regularisation", float),
+            device=parse_parameter(parameters, "index_device", str),
+            threads=parse_parameter(parameters, "search_threads", int))
+        for name in (FEATURES, PROJECTED):
+            for tensor_config in (pb_utils.get_input_config_by_name(model_config, name),
+                                  pb_utils.get_output_config_by_name(model_config, name)):
+                dim = _last_dim(tensor_config)
+                if dim is not None and dim != self.engine.dim:
+                    raise ValueError(f"{name} has {dim} features in the model config but the "
+                                     f"bank in {version_dir} has {self.engine.dim}")
+        self.output_dtypes = {
+            name: pb_utils.triton_string_to_numpy(
+                pb_utils.get_output_config_by_name(model_config, name)["data_type"])
+            for name in (PROJECTED, NEIGHBORS)}
+        self._create_metrics({"model": args["model_name"], "version": args["model_version"]})
+        indexes = self.engine.indexes
+        pb_utils.Logger.log_info(
+            f"{args['model_name']}: {indexes.kind} indexes of {indexes.rows} rows x "
+            f"{indexes.dim} on {'/'.join(sorted(set(indexes.devices)))}, k={self.engine.k}, "
+            f"regularisation={self.engine.regularisation}, "
+            f"search threads={parameters.get('search_threads', 'default')}")
+
+    def _create_metrics(self, labels: dict[str, str]) -> None:
+        """Counters for the mean search time, plus a latency histogram where supported."""
+        def counter(name: str, description: str):
+            family = pb_utils.MetricFamily(name=name, description=description,
+                                           kind=pb_utils.MetricFamily.COUNTER)
+            return family, family.Metric(labels=labels)
+
+        self._metric_families, self._metrics = [], {}
+        for name, description in (
+                (SEARCH_DURATION_METRIC, "Cumulative FAISS search time, microseconds"),
+                (SEARCH_COUNT_METRIC, "Number of batched FAISS searches"),
+                (SEARCH_ROWS_METRIC, "Number of request rows searched")):
+            family, self._metrics[name] = counter(name, description)
+            self._metric_families.append(family)
+        if hasattr(pb_utils.MetricFamily, "HISTOGRAM"):
+            try:
+                family = pb_utils.MetricFamily(
+                    name=SEARCH_LATENCY_METRIC, description="FAISS search time per batch, "
+                    "microseconds", kind=pb_utils.MetricFamily.HISTOGRAM)
+                self._metrics[SEARCH_LATENCY_METRIC] = family.Metric(
+                    labels=labels, buckets=LATENCY_BUCKETS_US)
+                self._metric_families.append(family)
+            except Exception as error:  # the counters still give the mean
+                pb_utils.Logger.log_warn(f"no search latency histogram: {error}")
+
+    def _record_search(self, rows: int) -> None:
+        duration_us = self.engine.last_search_seconds * 1e6
+        self._metrics[SEARCH_DURATION_METRIC].increment(duration_us)
+        self._metrics[SEARCH_COUNT_METRIC].increment(1)
+        self._metrics[SEARCH_ROWS_METRIC].increment(rows)
+        if SEARCH_LATENCY_METRIC in self._metrics:
+            self._metrics[SEARCH_LATENCY_METRIC].observe(duration_us)
+
+    def _request_error(self, features: np.ndarray, t: np.ndarray) -> str | None:
+        """The first problem with one request's rows, or None."""
+        components = len(COMPONENTS)
+        if features.shape[1:] != (components, self.engine.dim) or t.shape != (
+                len(features), components):
+            return (f"{FEATURES} {features.shape} and {T} {t.shape} must be "
+                    f"[B, {components}, {self.engine.dim}] and [B, {components}]")
+        errors = [t_error or feature_error for t_error, feature_error in zip(
+            self.engine.validate_t(t), self.engine.validate_features(features))]
+        for row, error in enumerate(errors):
+            if error:
+                return f"row {row}: {error}" if len(errors) > 1 else error
+        return None
+
+    def execute(self, requests: list) -> list:
+        """One response per request; the valid requests' rows go through ONE engine.run."""
+        responses: list = [None] * len(requests)
+        good, features, t = [], [], []
+        for position, request in enumerate(requests):
+            request_features = pb_utils.get_input_tensor_by_name(request, FEATURES).as_numpy()
+            request_t = pb_utils.get_input_tensor_by_name(request, T).as_numpy()
+            if error := self._request_error(request_features, request_t):
+                responses[position] = self._error_response(error, invalid_input=True)
+            else:
+                good.append(position)
+                features.append(request_features)
+                t.append(request_t)
+        if not good:
+            return responses
+        try:
+            projected, neighbors = self.engine.run(np.concatenate(features), np.concatenate(t))
+        except Exception as error:  # fail this batch's requests, keep the model up
+            for position in good:
+                responses[position] = self._error_response(f"manifold projection failed: "
+                                                           f"{type(error).__name__}: {error}")
+            return responses
+        self._record_search(len(projected))
+        splits = np.cumsum([len(rows) for rows in features])[:-1]
+        for position, request_projected, request_neighbors in zip(
+                good, np.split(projected, splits), np.split(neighbors, splits)):
+            responses[position] = pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor(PROJECTED, request_projected.astype(
+                    self.output_dtypes[PROJECTED], copy=False)),
+                pb_utils.Tensor(NEIGHBORS, request_neighbors.astype(
+                    self.output_dtypes[NEIGHBORS], copy=False)),
+            ])
+        return responses
+
+    @staticmethod
+    def _error_response(message: str, invalid_input: bool = False):
+        """An error response: INVALID_ARG (HTTP 400) for bad input, else INTERNAL (500)."""
+        code = getattr(pb_utils.TritonError, "INVALID_ARG" if invalid_input else "INTERNAL", None)
+        arguments = (message,) if code is None else (message, code)
+        return pb_utils.InferenceResponse(output_tensors=[],
+                                          error=pb_utils.TritonError(*arguments))
+
+    def finalize(self) -> None:
+        """Release the indexes and metrics (metrics before their families, as Triton needs)."""
+        self._metrics = {}
+        self._metric_families = []
+        self.engine = None
