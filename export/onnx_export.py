@@ -32,8 +32,23 @@ def export_onnx(graph: NetworkGraph, path: Path, opset: int = OPSET) -> Path:
                           input_names=[names[0]], output_names=[names[1]],
                           dynamic_axes={name: {0: BATCH_AXIS} for name in names},
                           opset_version=opset, dynamo=False)
+    model = onnx.load(str(path))
+    declare_shapes(model, graph)
+    onnx.save(model, str(path))
     check_onnx(path)
     return path
+
+
+def declare_shapes(model: onnx.ModelProto, graph: NetworkGraph) -> None:
+    """Set the graph's input/output shapes to [batch, *contract dims]. The tracer's own
+    guesses for outputs are symbolic and can be wrong (it named a face's height "batch")."""
+    for value, spec in ((model.graph.input[0], graph.input), (model.graph.output[0],
+                                                              graph.output)):
+        dims = value.type.tensor_type.shape.dim
+        del dims[:]
+        dims.add().dim_param = BATCH_AXIS
+        for size in spec.dims:
+            dims.add().dim_value = size
 
 
 def check_onnx(path: Path) -> onnx.ModelProto:

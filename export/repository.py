@@ -121,7 +121,7 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
         say(quality.describe(report["precision_delta"], request.precision))
     for name in graphs:
         version_dir = request.out / name / VERSION
-        files = [version_dir / ONNX_FILE]
+        files = [ONNX_FILE]  # relative to the version directory
         if request.options.runtime == "python-ort":
             (version_dir / "model.py").write_text(shim_source("network", name))
         write_manifest(version_dir, files)

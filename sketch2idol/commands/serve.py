@@ -67,7 +67,7 @@ def _request_stop(signum: int, _frame) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from sketch2idol.serving.tritonserver import TritonServer
+    from sketch2idol.serving.tritonserver import TritonServer, describe_exit
 
     if args.load_model and args.model_control_mode != "explicit":
         raise UserError("--load-model needs --model-control-mode explicit")
@@ -87,11 +87,12 @@ def run_serve(args: argparse.Namespace) -> int:
         while server.alive():
             time.sleep(ALIVE_CHECK_INTERVAL_S)
         code = server.stop()
-        print(f"sketch2idol: error: tritonserver exited on its own with code {code}: "
+        print(f"sketch2idol: error: tritonserver {describe_exit(code)} on its own: "
               f"{server.failure_reason()} (log: {server.log_file})", file=sys.stderr)
         return 1
     except _StopRequested as stop:
         server.stop()
+        print(f"tritonserver stopped ({stop})", flush=True)
         return EXIT_CODE_BY_SIGNAL[stop.signum]
     finally:
         server.stop()

@@ -47,6 +47,8 @@ STOP_GRACE_S = 10.0
 POLL_INTERVAL_S = 0.2
 # Error lines Triton logs on every CPU-only start; they explain nothing about a failure.
 HARMLESS_ERRORS = ("CudaDriverHelper has not been initialized",)
+# Talks to the local server directly, whatever http_proxy says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # A Triton log line in the default format: `E1124 17:22:22.410599 28531 file.cc:642] "message"`.
 LOG_LINE = re.compile(r'^(?P<level>[IWEF])\d{4} [\d:.]+\s+\d+ [^\]]+\] "?(?P<message>.*?)"?$')
 
@@ -109,11 +111,12 @@ def prepare_backend_directory(installation: TritonInstallation, work_dir: Path) 
     targets[STUB_NAME] = installation.stub
     for name, target in targets.items():
         link = python_dir / name
-        if link.is_symlink() and Path(os.readlink(link)) == target:
+        if link.is_symlink() and os.readlink(link) == str(target):
             continue
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
+        staged = python_dir / f".{name}.{os.getpid()}"  # then renamed: safe for two processes
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(target)
+        os.replace(staged, link)
     return backends_dir
 
 
@@ -181,6 +184,23 @@ def startup_errors(log_text: str, console_text: str = "") -> list[str]:
     console_errors = [line.strip() for line in console_text.splitlines()
                       if line.startswith("error:")]
     return model_errors + other_errors + console_errors
+
+
+def models_still_loading(log_text: str) -> list[str]:
+    """Models the log shows loading but neither loaded nor failed (why a start timed out)."""
+    started = re.findall(r'"loading: (.+?):\d+"', log_text)
+    finished = set(re.findall(r"(?:successfully loaded|failed to load) '([^']+)'", log_text))
+    return [name for name in dict.fromkeys(started) if name not in finished]
+
+
+def describe_exit(code: int | None) -> str:
+    """'exited with code 1' / 'was killed by SIGKILL' for a Popen return code."""
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"exited with code {code}"
 
 
 def _read_text(path: Path) -> str:
@@ -303,15 +323,17 @@ class TritonServer:
     def is_ready(self, timeout_s: float = 1.0) -> bool:
         """Whether /v2/health/ready answers 200 (with strict readiness: all models loaded)."""
         try:
-            with urllib.request.urlopen(f"{self.http_url}/v2/health/ready",
-                                        timeout=timeout_s) as response:
+            with _DIRECT.open(f"{self.http_url}/v2/health/ready", timeout=timeout_s) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
 
     def failure_reason(self) -> str:
         """One line: why the server failed, from its log, or that nothing was logged."""
-        reasons = startup_errors(_read_text(self.log_file), _read_text(self.console_log))
+        log_text = _read_text(self.log_file)
+        reasons = startup_errors(log_text, _read_text(self.console_log))
+        if loading := models_still_loading(log_text):
+            reasons.append(f"models still loading: {', '.join(loading)}")
         return "; ".join(reasons) if reasons else "no error in its log"
 
     # -- command line ------------------------------------------------------------------------
@@ -372,7 +394,7 @@ class TritonServer:
         while not self.is_ready():
             code = self._process.poll()
             if code is not None:
-                raise TritonStartError(f"tritonserver exited with code {code} while starting: "
+                raise TritonStartError(f"tritonserver {describe_exit(code)} while starting: "
                                        f"{self.failure_reason()} (log: {self.log_file})")
             if time.monotonic() > deadline:
                 self.stop()  # flushes the log, so the reason below is complete

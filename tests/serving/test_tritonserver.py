@@ -18,23 +18,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tritonclient.http as http_client
 
 from sketch2idol.cli import main
 from sketch2idol.serving.tritonserver import (
-    TritonNotAvailable,
     TritonServer,
     TritonStartError,
     free_port,
     free_ports,
     locate_triton,
+    prepare_backend_directory,
     startup_errors,
+    triton_environment,
 )
-
-try:
-    locate_triton()
-except TritonNotAvailable as error:
-    pytest.skip(f"no tritonserver: {error}", allow_module_level=True)
-http_client = pytest.importorskip("tritonclient.http")
 
 ADD_ONE_CONFIG = """
 name: "{name}"
@@ -172,6 +168,24 @@ def test_stop_leaves_no_process_and_is_idempotent(tmp_path):
     assert server.stop() == 0
     assert not server.alive() and not server.is_ready()
     assert_gone(server.pid)
+
+
+def test_backend_directory_is_assembled_idempotently(tmp_path):
+    installation = locate_triton()
+    first = prepare_backend_directory(installation, tmp_path)
+    (first / "python" / "triton_python_backend_stub").unlink()  # a damaged directory is mended
+    assert prepare_backend_directory(installation, tmp_path) == first
+    python_dir = first / "python"
+    assert sorted(path.name for path in python_dir.iterdir()) == [
+        "libtriton_python.so", "triton_python_backend_stub", "triton_python_backend_utils.py"]
+    assert (python_dir / "triton_python_backend_stub").resolve() == installation.stub.resolve()
+
+
+def test_environment_puts_wheel_libraries_and_this_virtualenv_first():
+    installation = locate_triton()
+    env = triton_environment(installation, {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/opt/lib"})
+    assert env["LD_LIBRARY_PATH"] == f"{installation.libs_dir}:/opt/lib"
+    assert env["PATH"] == f"{Path(sys.prefix) / 'bin'}:/usr/bin"
 
 
 def test_startup_errors_put_model_failures_first():

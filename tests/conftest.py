@@ -1,0 +1,22 @@
+"""Session fixtures shared by the export and serving tests (built once per test run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from export.repository import ExportRequest, build_repository
+from export.triton_config import DeploymentOptions
+from sketch2idol.weights import DEFAULT_WEIGHTS
+
+# Small dynamic-batching delay keeps the concurrency tests quick but still batching.
+TEST_OPTIONS = DeploymentOptions(max_batch=8, max_queue_delay_us=20_000)
+
+
+@pytest.fixture(scope="session")
+def exported_repository(tmp_path_factory):
+    """The default weights exported (fp32, python-ort) into a fresh model repository."""
+    out = tmp_path_factory.mktemp("model_repository")
+    report = build_repository(ExportRequest(weights=DEFAULT_WEIGHTS, out=out,
+                                            options=TEST_OPTIONS, parity_count=6),
+                              say=lambda line: None)
+    return out, report

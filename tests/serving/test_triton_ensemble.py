@@ -1,0 +1,165 @@
+"""The exported repository in a real tritonserver: parity, batching, metrics, bad requests.
+
+One server (fp32, python-ort, the session's exported repository) is shared by the module;
+the corrupted-artifact test starts its own and expects it to refuse.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.request
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol import contract
+from sketch2idol.pipeline import Pipeline
+from sketch2idol.serving.projection_model import SEARCH_DURATION_METRIC
+from sketch2idol.serving.tritonserver import TritonServer, TritonStartError, free_ports
+
+T_CASES = np.array([[1.0] * 5, [0.5] * 5, [0.0] * 5, [1.0, 0.0, 0.5, 0.25, 0.75]], np.float32)
+
+
+@pytest.fixture(scope="module")
+def server(exported_repository, tmp_path_factory):
+    repository, _ = exported_repository
+    http_port, grpc_port, metrics_port = free_ports(3)
+    work = tmp_path_factory.mktemp("triton")
+    with TritonServer(repository, http_port=http_port, grpc_port=grpc_port,
+                      metrics_port=metrics_port, work_dir=work) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sketches():
+    return render_sketches(HELDOUT_SEED, len(T_CASES), 256)
+
+
+@pytest.fixture(scope="module")
+def reference(sketches):
+    return Pipeline.from_weights().run_batch(sketches, T_CASES)
+
+
+def http_inputs(sketches: np.ndarray, t: np.ndarray, module=httpclient) -> list:
+    inputs = [module.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
+              module.InferInput(contract.T, list(t.shape), "FP32")]
+    inputs[0].set_data_from_numpy(sketches)
+    inputs[1].set_data_from_numpy(t)
+    return inputs
+
+
+def assert_matches_reference(result, reference) -> None:
+    refined, faces, rows = reference
+    for name, expected in ((contract.REFINED_SKETCH, refined), (contract.FACE, faces)):
+        served = result.as_numpy(name)
+        assert served.shape == expected.shape and served.dtype == np.uint8
+        close = np.abs(served.astype(np.int16) - expected.astype(np.int16)) <= 1
+        assert close.mean() >= 0.99, f"{name}: only {close.mean():.4f} within 1 grey level"
+    np.testing.assert_array_equal(result.as_numpy(contract.NEIGHBORS), rows)
+
+
+def test_http_ensemble_matches_the_reference_pipeline(server, sketches, reference):
+    client = httpclient.InferenceServerClient(server.http_address)
+    result = client.infer(contract.ENSEMBLE, http_inputs(sketches, T_CASES))
+    assert_matches_reference(result, reference)
+
+
+def test_grpc_ensemble_matches_the_reference_pipeline_one_request_each(server, sketches,
+                                                                        reference):
+    client = grpcclient.InferenceServerClient(server.grpc_address)
+    results = [client.infer(contract.ENSEMBLE,
+                            http_inputs(sketches[i:i + 1], T_CASES[i:i + 1], grpcclient))
+               for i in range(len(sketches))]
+    refined, faces, rows = reference
+    for i, result in enumerate(results):
+        assert_matches_reference(result, (refined[i:i + 1], faces[i:i + 1], rows[i:i + 1]))
+
+
+def test_dynamic_batching_merges_concurrent_requests(server, sketches):
+    client = httpclient.InferenceServerClient(server.http_address, concurrency=12)
+    before = {s["name"]: s for s in client.get_inference_statistics()["model_stats"]}
+    pending = [client.async_infer(contract.ENSEMBLE,
+                                  http_inputs(sketches[i % 4:i % 4 + 1], T_CASES[i % 4:i % 4 + 1]))
+               for i in range(12)]
+    for request in pending:
+        request.get_result()
+    after = {s["name"]: s for s in client.get_inference_statistics()["model_stats"]}
+    for name in contract.COMPOSING_MODELS:
+        inferences = after[name]["inference_count"] - before[name]["inference_count"]
+        executions = after[name]["execution_count"] - before[name]["execution_count"]
+        assert inferences == 12
+        assert executions < inferences, f"{name}: {executions} executions, no batching"
+
+
+def test_metrics_cover_every_model_and_the_search_time(server, sketches):
+    client = httpclient.InferenceServerClient(server.http_address)
+    client.infer(contract.ENSEMBLE, http_inputs(sketches[:1], T_CASES[:1]))
+    text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
+    for name in (*contract.COMPOSING_MODELS, contract.ENSEMBLE):
+        assert f'nv_inference_request_success{{model="{name}"' in text
+    searched = [line for line in text.splitlines() if line.startswith(SEARCH_DURATION_METRIC)]
+    assert searched and float(searched[0].rsplit(" ", 1)[1]) > 0
+
+
+def bad_requests(sketches):
+    good_t = T_CASES[:1]
+    wrong_dtype = httpclient.InferInput(contract.SKETCH, [1, 256, 256], "FP32")
+    wrong_dtype.set_data_from_numpy(sketches[:1].astype(np.float32))
+    wrong_shape = httpclient.InferInput(contract.SKETCH, [1, 128, 128], "UINT8")
+    wrong_shape.set_data_from_numpy(sketches[:1, :128, :128].copy())
+    t_input = http_inputs(sketches[:1], good_t)[1]
+    return {
+        "wrong dtype": (contract.ENSEMBLE, [wrong_dtype, t_input]),
+        "wrong shape": (contract.ENSEMBLE, [wrong_shape, t_input]),
+        "missing T": (contract.ENSEMBLE, http_inputs(sketches[:1], good_t)[:1]),
+        "batch over the maximum": (contract.ENSEMBLE, http_inputs(
+            np.repeat(sketches[:1], 9, axis=0), np.repeat(good_t, 9, axis=0))),
+        "t above 1": (contract.ENSEMBLE, http_inputs(sketches[:1], good_t + 1.5)),
+        "t NaN": (contract.ENSEMBLE, http_inputs(sketches[:1], np.full((1, 5), np.nan,
+                                                                       np.float32))),
+        "generator wrong dtype": (contract.GENERATOR, [wrong_dtype]),
+    }
+
+
+@pytest.mark.parametrize("case", ["wrong dtype", "wrong shape", "missing T",
+                                  "batch over the maximum", "t above 1", "t NaN",
+                                  "generator wrong dtype"])
+def test_malformed_requests_get_a_clear_error_and_the_server_keeps_serving(
+        server, sketches, reference, case):
+    client = httpclient.InferenceServerClient(server.http_address)
+    model, inputs = bad_requests(sketches)[case]
+    with pytest.raises(InferenceServerException) as error:
+        client.infer(model, inputs)
+    message = str(error.value)
+    assert message and "Traceback" not in message
+    if case.startswith("t "):
+        assert "T must be in [0, 1]" in message
+    assert server.alive() and server.is_ready()
+    result = client.infer(contract.ENSEMBLE, http_inputs(sketches[:1], T_CASES[:1]))
+    refined, faces, rows = reference
+    assert_matches_reference(result, (refined[:1], faces[:1], rows[:1]))
+
+
+def test_a_corrupted_artifact_keeps_its_model_from_loading(exported_repository, tmp_path):
+    repository, _ = exported_repository
+    copy = tmp_path / "repository"
+    shutil.copytree(repository, copy)
+    onnx_file = copy / contract.GENERATOR / "1" / "model.onnx"
+    data = bytearray(onnx_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, same size
+    onnx_file.write_bytes(bytes(data))
+    http_port, grpc_port, metrics_port = free_ports(3)
+    server = TritonServer(copy, http_port=http_port, grpc_port=grpc_port,
+                          metrics_port=metrics_port, work_dir=tmp_path / "triton",
+                          ready_timeout_s=120)
+    with pytest.raises(TritonStartError) as error:
+        server.start()
+    message = str(error.value)
+    assert "\n" not in message
+    assert contract.GENERATOR in message and "model.onnx" in message
+    assert "checksum mismatch" in message
+    assert not server.alive()
