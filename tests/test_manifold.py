@@ -87,3 +87,15 @@ def test_leave_one_out_never_returns_the_excluded_row(bank):
     np.testing.assert_array_equal(projection.ids, plain.ids[:, 1:])  # itself was nearest
     other = manifold.project(bank[:2] + 100.0, bank, k=10, exclude=np.array([0, 1]))
     assert other.ids.shape == (2, 10)
+
+
+def test_duplicate_bank_rows_tie_and_the_lower_row_comes_first():
+    rng = np.random.default_rng(3)
+    base = (rng.normal(size=(40, 512)) * 30).astype(np.float32)
+    bank = np.concatenate([base] * 6)  # every row six times: rows r, r+40, ..., r+200
+    queries = base[:20] + rng.normal(0, 1.0, (20, 512)).astype(np.float32)
+    for k in (2, 4):  # the tie group straddles the K-th place
+        ids, distances = manifold.nearest_neighbours(queries, bank, k)
+        for row, (found, found_distances) in enumerate(zip(ids, distances)):
+            assert list(found) == [row + 40 * copy for copy in range(k)]
+            assert np.all(found_distances == found_distances[0])
