@@ -30,6 +30,7 @@ from export.onnx_export import export_onnx
 from export.parity import ParityError, check_parity
 from export.precision import convert_fp16, quantize_int8
 from export.samples import HELDOUT_SEED, TRAINING_SEED, reference_chain, render_sketches
+from export.tensorrt import save_parity_set
 from export.triton_config import DeploymentOptions, render, repository_configs
 from sketch2idol import __version__, contract
 from sketch2idol.pipeline import Pipeline
@@ -116,6 +117,8 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
             lowered[name] = onnx_path
             entry["convert_seconds"] = round(time.perf_counter() - started, 1)
         report[name] = entry
+    if request.options.runtime == "tensorrt":  # plans are checked on the GPU against these
+        save_parity_set(request.out, parity_set.tensors)
     if lowered:
         report["precision_delta"] = quality.precision_delta(lowered, parity_set, pipeline)
         say(quality.describe(report["precision_delta"], request.precision))

@@ -1,0 +1,34 @@
+"""A stand-in for TensorRT's trtexec, for testing export/tensorrt.py where TensorRT cannot
+be installed: "building" copies the ONNX file to the plan path, "running" executes it with
+onnxruntime and writes trtexec's --exportOutput JSON. With FAKE_TRT_SPOIL=<model dir name>,
+plans of that model built without --layerPrecisions return outputs off by 40 grey levels
+(as an FP16 instance norm gone wrong would)."""
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+args = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if "=" in arg)
+flags = {arg for arg in sys.argv[1:] if "=" not in arg}
+if "saveEngine" in args:
+    plan = Path(args["saveEngine"])
+    shutil.copy(args["onnx"], plan)
+    plan.with_suffix(".fp32layers").write_text(args.get("layerPrecisions", ""))
+    sys.exit(0)
+plan = Path(args["loadEngine"])
+session = ort.InferenceSession(str(plan), providers=["CPUExecutionProvider"])
+name, raw = args["loadInputs"].split(":", 1)
+shape = [int(d) for d in args["shapes"].split(":", 1)[1].split("x")]
+dtype = np.uint8 if session.get_inputs()[0].type == "tensor(uint8)" else np.float32
+output = session.run(None, {name: np.fromfile(raw, dtype).reshape(shape)})[0]
+spoiled = os.environ.get("FAKE_TRT_SPOIL") == plan.parent.parent.name
+if spoiled and not plan.with_suffix(".fp32layers").read_text():
+    output = np.clip(output.astype(np.int16) + 40, 0, 255).astype(output.dtype)
+Path(args["exportOutput"]).write_text(json.dumps([{
+    "name": session.get_outputs()[0].name, "dimensions": "x".join(map(str, output.shape)),
+    "values": output.ravel().tolist()}]))
