@@ -33,10 +33,11 @@ BANK_IDS_FILE = "bank_ids.json"
 CONFIG_FILE = "projection.json"
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 #: Exact search switches from per-query loops to one BLAS matrix product at this many
-#: queries (FAISS 1.15 defaults to 128000: never, for our batches). Measured with
+#: queries (FAISS 1.15's default switches at 250 queries of 512 dims). Measured with
 #: benchmarks/bench_faiss_blas.py on the default remainder bank (5000 x 512, 1 thread,
 #: 2-core Xeon): loops 0.39 / 1.51 / 12.5 ms at batch 1 / 4 / 32, BLAS 1.34 / 1.77 / 6.3.
-#: Process-wide, which is fine: each Triton model instance is its own process.
+#: FAISS 1.15 compares queries x dimension with its threshold (found by measurement), and
+#: the setting is process-wide, which is fine: each Triton model instance is a process.
 BLAS_MIN_QUERIES = 4
 DEVICES = ("auto", "cpu", "gpu")
 T_RANGE_MESSAGE = "T must be in [0, 1] (1 keeps the drawing, 0 snaps to the manifold)"
@@ -243,7 +244,7 @@ class ComponentIndexes:
             raise ValueError(f"search threads={threads} must be >= 0 (0: FAISS's default)")
         if threads:
             faiss.omp_set_num_threads(int(threads))
-        faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES
+        faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES * config["feature_dim"]
         vectors = np.load(directory / config["vectors_file"], mmap_mode="r")
         expected = (len(COMPONENTS), config["rows"], config["feature_dim"])
         if vectors.shape != expected or vectors.dtype != np.float32:
