@@ -21,8 +21,9 @@ HELDOUT_SEED  ?= 1
 HELDOUT_COUNT ?= 200
 STAGE1_ARGS   ?=
 STAGE2_ARGS   ?=
-# Export options for `make model-repository` (see `sketch2idol export --help`).
-EXPORT_ARGS   ?=
+# Export options for `make model-repository` (see `sketch2idol export --help`). int8: on
+# two CPU cores it takes one request from 146 to 96 ms at an SSIM cost of 0.003 (README).
+EXPORT_ARGS   ?= --precision int8
 REPOSITORY_STAMP := model_repository/export_report.json
 
 .PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help
