@@ -41,6 +41,8 @@ from sketch2idol.weights import Weights, load_weights
 VERSION = "1"
 REPORT = "export_report.json"
 ONNX_FILE = "model.onnx"
+#: Beside bank_ids.json: what the bank rows were made from (a client can redraw them).
+TRAINING_DATA = "training_data.json"
 SHIM = '''"""Triton entry point of {model}; the code lives in {module}."""
 
 from {package} import TritonPythonModel
@@ -136,7 +138,9 @@ def export_projection(weights: Weights, request: ExportRequest) -> dict:
     files = build_projection_artifacts(weights.bank_features, weights.bank_ids, version_dir,
                                        request.index_policy, request.options.k,
                                        request.options.regularisation)
-    write_manifest(version_dir, files)
+    data = version_dir / TRAINING_DATA
+    data.write_text(json.dumps(weights.info.get("data", {}), indent=1) + "\n")
+    write_manifest(version_dir, [*files, data])
     (version_dir / "model.py").write_text(shim_source("projection", contract.PROJECTION))
     return {"rows": len(weights.bank_ids), "files": sorted(p.name for p in files)}
 

@@ -22,6 +22,7 @@ from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 
+from sketch2idol.data.dataset import read_info
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.manifold import DEFAULT_K
 from sketch2idol.models.autoencoder import AutoencoderConfig, define_autoencoders
@@ -74,6 +75,9 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
         "training": {"stage1_steps": steps1, "stage2_steps": steps2,
                      "stage1_batch_size": stage1.batch_size,
                      "stage2_batch_size": stage2.batch_size, "data": stage1.data},
+        # What the bank was made from (dataset.json: kind, seed, size, renderer): lets a
+        # client redraw a procedural neighbour's sketch (the gateway's drawing guide).
+        "data": read_info(stage1.data),
         "bank_ids": ids,
     }
     (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")

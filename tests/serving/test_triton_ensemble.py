@@ -7,6 +7,7 @@ the corrupted-artifact test starts its own and expects it to refuse.
 from __future__ import annotations
 
 import shutil
+import time
 import urllib.request
 
 import numpy as np
@@ -79,18 +80,30 @@ def test_grpc_ensemble_matches_the_reference_pipeline_one_request_each(server, s
         assert_matches_reference(result, (refined[i:i + 1], faces[i:i + 1], rows[i:i + 1]))
 
 
+def model_counts(client) -> dict[str, tuple[int, int]]:
+    """model -> (inferences, executions) so far."""
+    return {s["name"]: (int(s.get("inference_count", 0)), int(s.get("execution_count", 0)))
+            for s in client.get_inference_statistics()["model_stats"]}
+
+
 def test_dynamic_batching_merges_concurrent_requests(server, sketches):
     client = httpclient.InferenceServerClient(server.http_address, concurrency=12)
-    before = {s["name"]: s for s in client.get_inference_statistics()["model_stats"]}
+    before = model_counts(client)
     pending = [client.async_infer(contract.ENSEMBLE,
                                   http_inputs(sketches[i % 4:i % 4 + 1], T_CASES[i % 4:i % 4 + 1]))
                for i in range(12)]
     for request in pending:
         request.get_result()
-    after = {s["name"]: s for s in client.get_inference_statistics()["model_stats"]}
+    # Statistics are recorded after a model's execute returns, which can be a moment after
+    # the ensemble's response went out: wait for the counts to settle.
+    for _ in range(50):
+        after = model_counts(client)
+        if all(after[m][0] - before[m][0] >= 12 for m in contract.COMPOSING_MODELS):
+            break
+        time.sleep(0.1)
     for name in contract.COMPOSING_MODELS:
-        inferences = after[name]["inference_count"] - before[name]["inference_count"]
-        executions = after[name]["execution_count"] - before[name]["execution_count"]
+        inferences = after[name][0] - before[name][0]
+        executions = after[name][1] - before[name][1]
         assert inferences == 12
         assert executions < inferences, f"{name}: {executions} executions, no batching"
 
