@@ -20,3 +20,16 @@ def exported_repository(tmp_path_factory):
                                             options=TEST_OPTIONS, parity_count=6),
                               say=lambda line: None)
     return out, report
+
+
+@pytest.fixture(scope="session")
+def triton_server(exported_repository, tmp_path_factory):
+    """A real tritonserver on free loopback ports serving `exported_repository`."""
+    from sketch2idol.serving.tritonserver import TritonServer, free_ports
+
+    repository, _ = exported_repository
+    http_port, grpc_port, metrics_port = free_ports(3)
+    with TritonServer(repository, http_port=http_port, grpc_port=grpc_port,
+                      metrics_port=metrics_port,
+                      work_dir=tmp_path_factory.mktemp("triton")) as running:
+        yield running

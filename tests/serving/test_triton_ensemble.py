@@ -1,6 +1,6 @@
 """The exported repository in a real tritonserver: parity, batching, metrics, bad requests.
 
-One server (fp32, python-ort, the session's exported repository) is shared by the module;
+The session's server (fp32, python-ort, the exported default weights) serves the module;
 the corrupted-artifact test starts its own and expects it to refuse.
 """
 
@@ -26,13 +26,8 @@ T_CASES = np.array([[1.0] * 5, [0.5] * 5, [0.0] * 5, [1.0, 0.0, 0.5, 0.25, 0.75]
 
 
 @pytest.fixture(scope="module")
-def server(exported_repository, tmp_path_factory):
-    repository, _ = exported_repository
-    http_port, grpc_port, metrics_port = free_ports(3)
-    work = tmp_path_factory.mktemp("triton")
-    with TritonServer(repository, http_port=http_port, grpc_port=grpc_port,
-                      metrics_port=metrics_port, work_dir=work) as running:
-        yield running
+def server(triton_server):
+    return triton_server
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,222 @@
+"""The sketch2idol gateway: a thin FastAPI front for the Triton `sketch2face` ensemble.
+
+    uvicorn --factory client.app:create_app          (or: sketch2idol gateway)
+
+Routes: POST /v1/faces, GET /healthz, GET /readyz, GET /metrics, GET / (the drawing page),
+/static/*, OpenAPI at /docs. Every refusal is JSON {"error": code, "detail": sentence}.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from client.errors import ApiError
+from client.guides import GuideSource
+from client.limits import BodyLimitMiddleware, ConcurrencyLimit
+from client.metrics import GatewayMetrics, RequestMetricsMiddleware
+from client.settings import Settings
+from client.triton import TritonLink
+from client.uploads import decode_drawing, frame_drawing, include_set, png_bytes, t_vector
+from sketch2idol import __version__
+from sketch2idol.geometry import COMPONENTS
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+FORM_FIELDS = {"sketch", "t", "include", *(f"t_{name}" for name in COMPONENTS)}
+ERROR_RESPONSES = {
+    status: {"description": description, "content": {"application/json": {"example": {
+        "error": code, "detail": "a sentence saying what was wrong"}}}}
+    for status, code, description in (
+        (413, "too_large", "body or image too large"),
+        (415, "unsupported_format", "not a PNG or JPEG"),
+        (422, "invalid_t", "bad field or unreadable image"),
+        (429, "busy", "too many requests in progress"),
+        (503, "model_unavailable", "Triton is down or not ready"))}
+log = logging.getLogger("sketch2idol.gateway")
+
+Blend = Annotated[float | None, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    metrics = GatewayMetrics(settings.triton_grpc)
+    limit = ConcurrencyLimit(settings.max_concurrency)
+    guides = GuideSource.from_repository(settings.model_repository)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.triton = TritonLink(settings)
+        yield
+        await app.state.triton.close()
+
+    app = FastAPI(title="sketch2idol gateway", version=__version__, lifespan=lifespan,
+                  description="Rough face sketch in, face portrait out (Triton sketch2face).")
+    app.state.settings = settings
+    app.state.metrics = metrics
+
+    def reject(error: ApiError) -> JSONResponse:
+        metrics.rejected.labels(error.code).inc()
+        if error.status < 500:
+            log.info("rejected %s: %s", error.code, error.detail)
+        else:
+            log.warning("unavailable %s: %s", error.code, error.detail)
+        return error_response(error)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return reject(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+        return reject(ApiError(error.status_code, codes.get(error.status_code, "http_error"),
+                               detail.rstrip(".") + ".", dict(error.headers or {})))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
+            problems.append(f"{where}: {problem.get('msg', 'invalid')}")
+        return reject(ApiError(422, "invalid_request", "; ".join(problems)))
+
+    @app.get("/healthz", summary="the gateway process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Triton is reachable and sketch2face is ready",
+             responses={503: ERROR_RESPONSES[503]})
+    async def readyz(request: Request):
+        if await request.app.state.triton.ready():
+            return {"status": "ready"}
+        return error_response(ApiError(503, "not_ready", "the sketch2face model is not ready",
+                                       {"Retry-After": "2"}))
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.post("/v1/faces", summary="sketch in, face out",
+              responses={200: {"content": {"image/png": {}, "application/json": {}},
+                               "description": "the face (PNG), or JSON with extras"},
+                         **ERROR_RESPONSES})
+    async def faces(
+        request: Request,
+        sketch: Annotated[UploadFile, File(description="PNG or JPEG drawing, any size")],
+        t: Annotated[Blend, Form(description="blend for every component: 1 keeps the "
+                                             "drawing, 0 snaps to the learned faces")] = None,
+        t_left_eye: Annotated[Blend, Form()] = None,
+        t_right_eye: Annotated[Blend, Form()] = None,
+        t_nose: Annotated[Blend, Form()] = None,
+        t_mouth: Annotated[Blend, Form()] = None,
+        t_remainder: Annotated[Blend, Form()] = None,
+        include: Annotated[list[str], Form(description="any of refined, neighbors, guide "
+                                                       "(repeated or comma-separated)")] = [],  # noqa: B006
+    ) -> Response:
+        started = time.perf_counter()
+        form = await request.form()
+        check_form_fields(form)
+        with limit:
+            wanted = include_set(include)
+            blend = t_vector(t, {"left_eye": t_left_eye, "right_eye": t_right_eye,
+                                 "nose": t_nose, "mouth": t_mouth, "remainder": t_remainder},
+                             settings.default_t)
+            drawing = await run_in_threadpool(decode_drawing, await sketch.read(),
+                                              settings.max_body_bytes, settings.max_pixels)
+            triton: TritonLink = request.app.state.triton
+            identity = await triton.identity()
+            framed = await run_in_threadpool(frame_drawing, drawing, identity.size)
+            decoded = time.perf_counter()
+            try:
+                result = await triton.sketch2face(framed[None], blend[None])
+            except ApiError:
+                metrics.triton.labels("error").observe(time.perf_counter() - decoded)
+                raise
+            metrics.triton.labels("ok").observe(result.seconds)
+            answered = time.perf_counter()
+            body = await run_in_threadpool(render_response, result, wanted, guides,
+                                           request.headers.get("accept", ""))
+        timings = {"decode": 1000 * (decoded - started), "triton": 1000 * (answered - decoded),
+                   "encode": 1000 * (time.perf_counter() - answered)}
+        timings["total"] = sum(timings.values())
+        headers = {"X-Model-Version": identity.header(),
+                   "Server-Timing": ", ".join(f"{k};dur={v:.1f}" for k, v in timings.items())}
+        if isinstance(body, dict):
+            body.update(timings_ms={k: round(v, 1) for k, v in timings.items()},
+                        model=identity.as_dict())
+            return JSONResponse(body, headers=headers)
+        return Response(body, media_type="image/png", headers=headers)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Accept"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       on_reject=lambda reason: metrics.rejected.labels(reason).inc())
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app
+
+
+def check_form_fields(form) -> None:
+    """Unknown and repeated single-valued fields are mistakes worth saying out loud."""
+    unknown = sorted(set(form.keys()) - FORM_FIELDS)
+    if unknown:
+        raise ApiError(422, "unknown_field", f"unknown form field(s) {', '.join(unknown)}; "
+                       f"expected {', '.join(sorted(FORM_FIELDS))}")
+    for name in FORM_FIELDS - {"include"}:
+        if len(form.getlist(name)) > 1:
+            raise ApiError(422, "duplicate_field", f"the form field {name} is given "
+                           f"{len(form.getlist(name))} times; give it once")
+
+
+def render_response(result, wanted: set[str], guides: GuideSource | None,
+                    accept: str) -> bytes | dict:
+    """PNG bytes of the face, or (Accept: application/json) the JSON body with extras."""
+    face_png = png_bytes(result.face[0])
+    if "application/json" not in accept:
+        return face_png
+    body: dict = {"face": b64(face_png)}
+    if "refined" in wanted:
+        body["refined"] = b64(png_bytes(result.refined[0]))
+    rows = result.neighbors[0]  # [5, K]
+    if "neighbors" in wanted:
+        body["neighbors"] = {name: [int(r) for r in rows[c]]
+                             for c, name in enumerate(COMPONENTS)}
+        if guides is not None:
+            body["neighbor_ids"] = {name: guides.sample_ids(rows[c])
+                                    for c, name in enumerate(COMPONENTS)}
+    if "guide" in wanted:
+        if guides is not None and guides.drawable:
+            remainder = rows[COMPONENTS.index("remainder")]
+            body["guide"] = b64(png_bytes(guides.guide(remainder, result.face.shape[1])))
+        else:
+            body["guide"] = None
+    return body
+

@@ -1,0 +1,63 @@
+"""Gateway settings, read once from the environment (S2I_* variables) with sensible defaults.
+
+    S2I_TRITON_GRPC        host:port of Triton's gRPC endpoint        127.0.0.1:8001
+    S2I_TRITON_DEADLINE_S  per-call deadline to Triton                 10
+    S2I_TRITON_RETRIES     extra tries when Triton is UNAVAILABLE      2
+    S2I_MAX_BODY_BYTES     largest accepted request body               8 MiB
+    S2I_MAX_PIXELS         largest accepted image (width x height)     16.7 MP (4096²)
+    S2I_DEFAULT_T          blend when the request gives none           0.5
+    S2I_MODEL_REPOSITORY   where the projection's bank ids are read    model_repository
+                           (for the drawing guide; optional)
+    S2I_MAX_CONCURRENCY    requests processed at once (more -> 429)    8
+    S2I_CORS_ORIGINS       comma-separated allowed origins             (none: CORS closed)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_T = 0.5
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    triton_grpc: str = "127.0.0.1:8001"
+    triton_deadline_s: float = 10.0
+    triton_retries: int = 2
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_pixels: int = 4096 * 4096
+    default_t: float = DEFAULT_T
+    model_repository: Path = Path("model_repository")
+    max_concurrency: int = 8
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if not 0.0 <= self.default_t <= 1.0:
+            raise ValueError(f"S2I_DEFAULT_T={self.default_t} must lie in [0, 1]")
+        for name in ("triton_deadline_s", "max_body_bytes", "max_pixels", "max_concurrency"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        """Settings from S2I_* variables; keyword overrides win (the CLI's flags)."""
+        values = dict(
+            triton_grpc=_env("S2I_TRITON_GRPC", cls.triton_grpc),
+            triton_deadline_s=float(_env("S2I_TRITON_DEADLINE_S", str(cls.triton_deadline_s))),
+            triton_retries=int(_env("S2I_TRITON_RETRIES", str(cls.triton_retries))),
+            max_body_bytes=int(_env("S2I_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_pixels=int(_env("S2I_MAX_PIXELS", str(cls.max_pixels))),
+            default_t=float(_env("S2I_DEFAULT_T", str(cls.default_t))),
+            model_repository=Path(_env("S2I_MODEL_REPOSITORY", str(cls.model_repository))),
+            max_concurrency=int(_env("S2I_MAX_CONCURRENCY", str(cls.max_concurrency))),
+            cors_origins=tuple(o.strip() for o in _env("S2I_CORS_ORIGINS", "").split(",")
+                               if o.strip()),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

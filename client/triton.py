@@ -1,0 +1,156 @@
+"""The gateway's one connection to Triton: async gRPC, a deadline per call, retries.
+
+    triton = TritonLink(settings)          # one gRPC channel, reused by every request
+    outputs = await triton.sketch2face(sketches, t)
+    await triton.ready()                   # True when sketch2face is ready
+
+UNAVAILABLE (Triton restarting, not listening yet) is retried with exponential backoff
+inside the call's deadline; when the deadline or the retries run out the caller gets a
+503 ApiError with Retry-After, never a hang. Triton's own refusals of a request
+(INVALID_ARG: t out of range, bad shapes) become 422; anything else 502.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from client.errors import ApiError, unavailable
+from client.settings import Settings
+from sketch2idol import contract
+
+BACKOFF_START_S = 0.1
+#: gRPC's default reconnect backoff grows to 120 s, so a gateway would notice a restarted
+#: Triton minutes late; cap it at 1 s. Passing channel_args replaces tritonclient's own, so
+#: its unlimited message sizes are restated.
+CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+RETRYABLE = ("StatusCode.UNAVAILABLE",)
+TIMED_OUT = ("StatusCode.DEADLINE_EXCEEDED",)
+REFUSED = ("StatusCode.INVALID_ARGUMENT",)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model answered: the ensemble's version and the export's identity parameters."""
+
+    name: str
+    version: str
+    weights_id: str
+    precision: str
+    runtime: str
+    size: int  # the SKETCH side the ensemble takes
+
+    def header(self) -> str:
+        return (f"{self.name}/{self.version} weights={self.weights_id} "
+                f"precision={self.precision} runtime={self.runtime}")
+
+    def as_dict(self) -> dict[str, str]:  # what a response says about its model
+        return {"name": self.name, "version": self.version, "weights_id": self.weights_id,
+                "precision": self.precision, "runtime": self.runtime}
+
+
+@dataclass(frozen=True)
+class Sketch2FaceResult:
+    face: np.ndarray  # uint8 [B, S, S, 3]
+    refined: np.ndarray  # uint8 [B, S, S]
+    neighbors: np.ndarray  # int64 [B, 5, K] bank rows
+    seconds: float
+
+
+class TritonLink:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client = grpcclient.InferenceServerClient(settings.triton_grpc,
+                                                       channel_args=CHANNEL_ARGS)
+        self._identity: ModelIdentity | None = None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self.client.is_model_ready(contract.ENSEMBLE,
+                                                         client_timeout=2.0))
+        except InferenceServerException:
+            self._identity = None  # Triton restarted or gone: re-read on the next call
+            return False
+
+    async def identity(self) -> ModelIdentity:
+        """Read once per Triton (re-read after a failure): ensemble version and parameters."""
+        if self._identity is None:
+            try:
+                metadata = await self.client.get_model_metadata(
+                    contract.ENSEMBLE, as_json=True, client_timeout=2.0)
+                config = (await self.client.get_model_config(
+                    contract.ENSEMBLE, as_json=True, client_timeout=2.0))["config"]
+            except InferenceServerException as error:
+                raise translate(error, 2.0) from None
+            sketch = next(i for i in metadata["inputs"] if i["name"] == contract.SKETCH)
+            parameters = {key: value.get("string_value", "")
+                          for key, value in config.get("parameters", {}).items()}
+            versions = metadata.get("versions") or ["?"]
+            self._identity = ModelIdentity(
+                name=contract.ENSEMBLE, version=str(max(versions, key=str)),
+                weights_id=parameters.get("weights_id", "unknown"),
+                precision=parameters.get("precision", "unknown"),
+                runtime=parameters.get("runtime", "unknown"), size=int(sketch["shape"][-1]))
+        return self._identity
+
+    def _inputs(self, sketches: np.ndarray, t: np.ndarray) -> list:
+        inputs = [grpcclient.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
+                  grpcclient.InferInput(contract.T, list(t.shape), "FP32")]
+        inputs[0].set_data_from_numpy(np.ascontiguousarray(sketches, np.uint8))
+        inputs[1].set_data_from_numpy(np.ascontiguousarray(t, np.float32))
+        return inputs
+
+    async def sketch2face(self, sketches: np.ndarray, t: np.ndarray) -> Sketch2FaceResult:
+        """Run the ensemble; retries UNAVAILABLE with backoff within the deadline."""
+        deadline = time.monotonic() + self.settings.triton_deadline_s
+        backoff = BACKOFF_START_S
+        for attempt in range(self.settings.triton_retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            started = time.perf_counter()
+            try:
+                result = await self.client.infer(contract.ENSEMBLE, self._inputs(sketches, t),
+                                                 client_timeout=remaining)
+            except InferenceServerException as error:
+                status = str(error.status())
+                if status in RETRYABLE and attempt < self.settings.triton_retries:
+                    self._identity = None
+                    await asyncio.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+                    backoff *= 2
+                    continue
+                raise translate(error, self.settings.triton_deadline_s) from None
+            return Sketch2FaceResult(face=result.as_numpy(contract.FACE),
+                                     refined=result.as_numpy(contract.REFINED_SKETCH),
+                                     neighbors=result.as_numpy(contract.NEIGHBORS),
+                                     seconds=time.perf_counter() - started)
+        raise unavailable(f"the model server did not answer within "
+                          f"{self.settings.triton_deadline_s:g} s")
+
+
+def translate(error: InferenceServerException, deadline_s: float) -> ApiError:
+    status = str(error.status())
+    message = (error.message() or "").strip().splitlines()[0] if error.message() else ""
+    if status in RETRYABLE:
+        return unavailable("the model server is not reachable (starting or down)")
+    if status in TIMED_OUT:
+        return unavailable(f"the model server did not answer within {deadline_s:g} s")
+    if status in REFUSED:
+        return ApiError(422, "rejected_by_model", message or "the model refused the input")
+    if "not ready" in message or "unknown model" in message or "is not found" in message:
+        return unavailable("the sketch2face model is not loaded yet")
+    return ApiError(502, "model_error", f"the model server failed: {message or status}")

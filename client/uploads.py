@@ -1,0 +1,72 @@
+"""An uploaded drawing -> the framed uint8 sketch the ensemble takes, and the t vector.
+
+Decoding is `sketch2idol.data.imageload.load_image` (format from content, byte and pixel
+limits checked from the header before any pixel is decoded, EXIF orientation, alpha onto
+white) restricted to PNG and JPEG, then `place_drawing` finds the strokes' bounding box and
+frames them where the model expects a face. Both are CPU work: the app runs this module's
+functions off the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+from client.errors import ApiError
+from sketch2idol.data.imageload import ImageRejected, load_image
+from sketch2idol.data.placement import place_drawing
+from sketch2idol.geometry import COMPONENTS
+
+ACCEPTED_FORMATS = frozenset({"PNG", "JPEG"})
+INCLUDE_VALUES = ("refined", "neighbors", "guide")
+#: ImageRejected reason -> HTTP status.
+STATUS_BY_REASON = {"too_large": 413, "too_many_pixels": 413, "unsupported_format": 415,
+                    "empty": 422, "corrupt": 422, "truncated": 422}
+
+
+def decode_drawing(data: bytes, max_bytes: int, max_pixels: int) -> np.ndarray:
+    """Upload bytes -> uint8 RGB [H, W, 3]; ApiError for anything refused."""
+    try:
+        return load_image(data, max_bytes=max_bytes, max_pixels=max_pixels,
+                          formats=ACCEPTED_FORMATS)
+    except ImageRejected as rejected:
+        raise ApiError(STATUS_BY_REASON.get(rejected.reason, 422), rejected.reason,
+                       rejected.detail) from None
+
+
+def frame_drawing(drawing: np.ndarray, size: int) -> np.ndarray:
+    """The strokes' bounding box placed where the model expects a face: uint8 [size, size]."""
+    return place_drawing(drawing, size)
+
+
+def t_vector(master: float | None, per_component: dict[str, float | None],
+             default: float) -> np.ndarray:
+    """float32 [5] in COMPONENTS order: per-component values win over the master t."""
+    base = default if master is None else master
+    values = [per_component.get(name) for name in COMPONENTS]
+    t = np.array([base if value is None else value for value in values], np.float32)
+    for name, value in zip(("t", *COMPONENTS), (base, *t)):
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            field = name if name == "t" else f"t_{name}"
+            raise ApiError(422, "invalid_t", f"{field} must be a number in [0, 1] (1 keeps the "
+                           f"drawing, 0 snaps to the learned faces), got {value}")
+    return t
+
+
+def include_set(values: list[str]) -> set[str]:
+    """`include` may repeat or be comma-separated; unknown values are refused."""
+    wanted = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(wanted - set(INCLUDE_VALUES))
+    if unknown:
+        raise ApiError(422, "invalid_include", f"include has unknown value(s) "
+                       f"{', '.join(unknown)}; allowed: {', '.join(INCLUDE_VALUES)}")
+    return wanted
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()

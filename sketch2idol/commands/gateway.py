@@ -1,0 +1,49 @@
+"""`sketch2idol gateway`: run the FastAPI gateway (uvicorn) in front of Triton."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sketch2idol.commands.serve import port
+from sketch2idol.errors import UserError
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    gateway = groups.add_parser(
+        "gateway", help="run the HTTP gateway and drawing page",
+        description="Serve POST /v1/faces, the drawing page, /healthz, /readyz and /metrics "
+                    "in front of Triton's sketch2face ensemble. Other settings come from "
+                    "S2I_* environment variables (see client/settings.py).")
+    gateway.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    gateway.add_argument("--port", type=port, default=8080, help="port (8080)")
+    gateway.add_argument("--triton-grpc", default=None,
+                         help="Triton gRPC host:port (default S2I_TRITON_GRPC or "
+                              "127.0.0.1:8001)")
+    gateway.add_argument("--model-repository", type=Path, default=None,
+                         help="model repository for the drawing guide's bank ids "
+                              "(default S2I_MODEL_REPOSITORY or model_repository)")
+    gateway.add_argument("--log-level", default="info",
+                         choices=("critical", "error", "warning", "info", "debug"))
+    gateway.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from client.app import create_app
+    from client.settings import Settings
+
+    try:
+        settings = Settings.from_env(triton_grpc=args.triton_grpc,
+                                     model_repository=args.model_repository)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port,
+                            log_level=args.log_level, timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise UserError(f"the gateway could not start on {args.host}:{args.port} "
+                        "(port in use?)")
+    return 0

@@ -1,0 +1,233 @@
+"""The real gateway in front of the real tritonserver: faces, JSON extras, every input rule,
+metrics, and what happens while Triton is down."""
+
+from __future__ import annotations
+
+import base64
+import io
+import socket
+import time
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+from gateway_process import start_gateway, stop
+from image_bytes import encode, png_header_only
+from PIL import Image
+
+from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol import contract
+from sketch2idol.data.placement import place_drawing
+from sketch2idol.serving.tritonserver import TritonServer, free_port, free_ports
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def sketch() -> np.ndarray:
+    return render_sketches(HELDOUT_SEED, 1, 256)[0]
+
+
+@pytest.fixture(scope="module")
+def sketch_png(sketch) -> bytes:
+    return encode(Image.fromarray(sketch), "PNG")
+
+
+def post(url: str, data: bytes, fields: dict | None = None, headers=None,
+         filename: str = "sketch.png", content_type: str = "image/png") -> httpx.Response:
+    return httpx.post(f"{url}/v1/faces", files={"sketch": (filename, data, content_type)},
+                      data=fields or {}, headers=headers or {}, timeout=60)
+
+
+def triton_face(triton_server, sketch: np.ndarray, t: float) -> dict[str, np.ndarray]:
+    client = grpcclient.InferenceServerClient(triton_server.grpc_address)
+    inputs = [grpcclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
+              grpcclient.InferInput(contract.T, [1, 5], "FP32")]
+    inputs[0].set_data_from_numpy(sketch[None])
+    inputs[1].set_data_from_numpy(np.full((1, 5), t, np.float32))
+    result = client.infer(contract.ENSEMBLE, inputs)
+    return {name: result.as_numpy(name)[0] for name in (contract.FACE, contract.REFINED_SKETCH,
+                                                        contract.NEIGHBORS)}
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def assert_refused(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code and len(body["detail"]) > 10, body
+
+
+def test_a_sketch_becomes_the_face_the_ensemble_makes(gateway_url, triton_server, sketch,
+                                                      sketch_png):
+    response = post(gateway_url, sketch_png, {"t": "0.25"})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.headers["x-model-version"].startswith("sketch2face/1 weights=")
+    expected = triton_face(triton_server, place_drawing(sketch, 256), 0.25)
+    np.testing.assert_array_equal(png_pixels(response.content), expected[contract.FACE])
+
+
+def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, sketch,
+                                                 sketch_png):
+    response = post(gateway_url, sketch_png, {"include": ["refined,neighbors", "guide"],
+                                              "t_nose": "0"}, headers=JSON)
+    assert response.status_code == 200
+    body = response.json()
+    t = np.full((1, 5), 0.5, np.float32)
+    t[0, 2] = 0.0  # nose
+    client = grpcclient.InferenceServerClient(triton_server.grpc_address)
+    inputs = [grpcclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
+              grpcclient.InferInput(contract.T, [1, 5], "FP32")]
+    inputs[0].set_data_from_numpy(place_drawing(sketch, 256)[None])
+    inputs[1].set_data_from_numpy(t)
+    expected = client.infer(contract.ENSEMBLE, inputs)
+    face = png_pixels(base64.b64decode(body["face"]))
+    refined = png_pixels(base64.b64decode(body["refined"]))
+    np.testing.assert_array_equal(face, expected.as_numpy(contract.FACE)[0])
+    np.testing.assert_array_equal(refined, expected.as_numpy(contract.REFINED_SKETCH)[0])
+    assert body["neighbors"]["nose"] == expected.as_numpy(contract.NEIGHBORS)[0, 2].tolist()
+    assert all(len(ids) == 10 for ids in body["neighbor_ids"].values())
+    guide = png_pixels(base64.b64decode(body["guide"]))
+    assert guide.shape == (256, 256) and guide.min() < 200  # some lines, grey on white
+    assert set(body["timings_ms"]) == {"decode", "triton", "encode", "total"}
+    assert body["model"]["name"] == contract.ENSEMBLE and body["model"]["weights_id"]
+
+
+def test_json_without_include_has_only_the_face(gateway_url, sketch_png):
+    body = post(gateway_url, sketch_png, headers=JSON).json()
+    assert {"refined", "neighbors", "guide"}.isdisjoint(body)
+
+
+def test_placement_alpha_and_jpeg_are_handled(gateway_url, sketch):
+    """Off-centre and small on a big canvas, transparent background, JPEG with EXIF rotation:
+    the same drawing gives (nearly) the same face as the plain PNG."""
+    plain = png_pixels(post(gateway_url, encode(Image.fromarray(sketch), "PNG")).content)
+    small = np.asarray(Image.fromarray(sketch).resize((180, 180)))
+    centred, corner = np.full((2, 900, 1400), 255, np.uint8)
+    centred[360:540, 610:790] = small
+    corner[700:880, 1200:1380] = small
+    centred_face, moved = (png_pixels(post(gateway_url, encode(Image.fromarray(canvas),
+                                                               "PNG")).content)
+                           for canvas in (centred, corner))
+    rgba = np.zeros((256, 256, 4), np.uint8)
+    rgba[..., 3] = 255 - sketch  # ink opaque black, paper fully transparent
+    transparent = png_pixels(post(gateway_url, encode(Image.fromarray(rgba, "RGBA"),
+                                                      "PNG")).content)
+    rotated = Image.fromarray(sketch).rotate(90, expand=True)  # stored sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and EXIF says: rotate 90° clockwise to view
+    jpeg = png_pixels(post(gateway_url, encode(rotated.convert("RGB"), "JPEG", quality=95,
+                                               exif=exif), filename="s.jpg",
+                           content_type="image/jpeg").content)
+    for one, other, tolerance in ((plain, transparent, 1.0), (centred_face, moved, 1.0),
+                                  (plain, jpeg, 8.0)):
+        difference = np.abs(other.astype(np.int16) - one.astype(np.int16)).mean()
+        assert difference < tolerance, (difference, tolerance)
+
+
+@pytest.mark.parametrize("name, make, status, code", [
+    ("gif", lambda: encode(Image.new("RGB", (64, 64), "white"), "GIF"), 415,
+     "unsupported_format"),
+    ("text named .png", lambda: b"this is not an image, whatever its name says", 415,
+     "unsupported_format"),
+    ("zero bytes", lambda: b"", 422, "empty"),
+    ("truncated png", lambda: encode(Image.new("L", (300, 300), 128), "PNG")[:200], 422,
+     "truncated"),
+    ("30000x30000 header", lambda: png_header_only(30000, 30000), 413, "too_many_pixels"),
+])
+def test_bad_uploads_are_refused_with_a_reason(gateway_url, name, make, status, code):
+    assert_refused(post(gateway_url, make()), status, code)
+    assert httpx.get(f"{gateway_url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("fields, code", [
+    ({"t": "nan"}, "invalid_request"), ({"t": "-1"}, "invalid_request"),
+    ({"t": "2"}, "invalid_request"), ({"t": "abc"}, "invalid_request"),
+    ({"t_mouth": "1.5"}, "invalid_request"), ({"include": "faces"}, "invalid_include"),
+    ({"t": ["0.5", "0.7"]}, "duplicate_field"), ({"colour": "red"}, "unknown_field"),
+])
+def test_bad_fields_are_refused_with_a_reason(gateway_url, sketch_png, fields, code):
+    assert_refused(post(gateway_url, sketch_png, fields), 422, code)
+
+
+def test_a_missing_sketch_is_named(gateway_url):
+    response = httpx.post(f"{gateway_url}/v1/faces", data={"t": "0.5"}, timeout=30)
+    assert_refused(response, 422, "invalid_request")
+    assert "sketch" in response.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(gateway_url):
+    declared = httpx.post(f"{gateway_url}/v1/faces", content=b"x" * (9 * 1024 * 1024),
+                          headers={"Content-Type": "multipart/form-data; boundary=b"},
+                          timeout=60)
+    assert_refused(declared, 413, "too_large")
+
+    def chunks():  # a well-formed multipart start, no Content-Length: the gateway must count
+        yield (b'--b\r\nContent-Disposition: form-data; name="sketch"; filename="s.png"\r\n'
+               b"Content-Type: image/png\r\n\r\n")
+        for _ in range(20):
+            yield b"y" * (1024 * 1024)
+
+    streamed = httpx.post(f"{gateway_url}/v1/faces", content=chunks(),
+                          headers={"Content-Type": "multipart/form-data; boundary=b"},
+                          timeout=60)
+    assert_refused(streamed, 413, "too_large")
+
+
+def test_health_readiness_docs_page_and_metrics(gateway_url, sketch_png):
+    assert httpx.get(f"{gateway_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{gateway_url}/readyz").status_code == 200
+    assert httpx.get(f"{gateway_url}/docs").status_code == 200
+    schema = httpx.get(f"{gateway_url}/openapi.json").json()
+    assert "/v1/faces" in schema["paths"]
+    assert "text/html" in httpx.get(f"{gateway_url}/").headers["content-type"]
+    post(gateway_url, sketch_png)
+    post(gateway_url, b"")
+    text = httpx.get(f"{gateway_url}/metrics").text
+    assert ('sketch2idol_gateway_request_duration_seconds_count{method="POST",'
+            'route="/v1/faces",status="200"}') in text
+    assert 'sketch2idol_gateway_rejected_uploads_total{reason="empty"}' in text
+    assert 'sketch2idol_gateway_triton_duration_seconds_count{outcome="ok"}' in text
+    assert "sketch2idol_gateway_in_flight_requests" in text
+    assert "sketch2idol_gateway_build_info{" in text
+
+
+def eventually_ready(url: str, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_triton_down_gives_503_then_recovers_without_restarting_the_gateway(
+        exported_repository, tmp_path, sketch_png):
+    repository, _ = exported_repository
+    http_port, grpc_port, metrics_port = free_ports(3)
+    gateway, url = start_gateway(f"127.0.0.1:{grpc_port}", repository,
+                                 tmp_path / "gateway.log", port=free_port(),
+                                 env={"S2I_TRITON_DEADLINE_S": "3"})
+    try:
+        assert_refused(httpx.get(f"{url}/readyz", timeout=10), 503, "not_ready")
+        down = post(url, sketch_png)
+        assert_refused(down, 503, "model_unavailable")
+        assert int(down.headers["retry-after"]) >= 1
+        with TritonServer(repository, http_port=http_port, grpc_port=grpc_port,
+                          metrics_port=metrics_port, work_dir=tmp_path / "triton"):
+            assert eventually_ready(url, within_s=5.0)
+            assert post(url, sketch_png).status_code == 200
+        assert post(url, sketch_png).status_code == 503  # stopped again: 503, no hang
+        assert gateway.poll() is None  # the same gateway process throughout
+    finally:
+        stop(gateway)
+    assert "Traceback" not in (tmp_path / "gateway.log").read_text()
+
+
+def test_the_gateway_binds_loopback_by_default(gateway_url):
+    host = gateway_url.split("//")[1].split(":")[0]
+    assert host == "127.0.0.1"
+    assert socket.gethostbyname(host) == "127.0.0.1"
