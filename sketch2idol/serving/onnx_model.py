@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from sketch2idol.serving.integrity import verify_manifest
+from sketch2idol.serving.parameters import model_parameters
 
 
 class OnnxBatchRunner:
@@ -51,11 +52,6 @@ def split_rows(output: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     return np.split(output, np.cumsum(sizes)[:-1])
 
 
-def string_parameters(model_config: dict) -> dict[str, str]:
-    return {key: value["string_value"]
-            for key, value in model_config.get("parameters", {}).items()}
-
-
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         import triton_python_backend_utils as pb_utils
@@ -64,7 +60,7 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         version_dir = Path(args["model_repository"]) / args["model_version"]
         verify_manifest(version_dir)
-        parameters = string_parameters(config)
+        parameters = model_parameters(config)
         providers = tuple(p for p in parameters.get("execution_providers", "").split(",") if p)
         self.runner = OnnxBatchRunner(version_dir / parameters.get("onnx_file", "model.onnx"),
                                       int(parameters.get("intra_op_threads", "0")),

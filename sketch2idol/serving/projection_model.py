@@ -29,6 +29,7 @@ from sketch2idol.contract import FEATURES, NEIGHBORS, PROJECTED, T
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
+from sketch2idol.serving.parameters import model_parameters, parse_parameter
 
 try:
     import triton_python_backend_utils as pb_utils
@@ -41,24 +42,6 @@ SEARCH_ROWS_METRIC = "sketch2idol_knn_search_rows"
 SEARCH_LATENCY_METRIC = "sketch2idol_knn_search_latency_us"
 LATENCY_BUCKETS_US = [100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0, 25_000.0,
                       50_000.0, 100_000.0, 250_000.0]
-
-
-def model_parameters(model_config: dict) -> dict[str, str]:
-    """config.pbtxt `parameters` as {key: string_value}, blank values left out."""
-    return {key: value["string_value"].strip()
-            for key, value in model_config.get("parameters", {}).items()
-            if value.get("string_value", "").strip()}
-
-
-def parse_parameter(parameters: dict[str, str], name: str, convert: type, default=None):
-    """One parameter converted with `convert` (int, float, str); `default` when absent."""
-    if name not in parameters:
-        return default
-    try:
-        return convert(parameters[name])
-    except ValueError:
-        raise ValueError(f"config.pbtxt parameter {name}={parameters[name]!r} is not a valid "
-                         f"{convert.__name__}") from None
 
 
 def _last_dim(tensor_config: dict | None) -> int | None:
