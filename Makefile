@@ -7,6 +7,8 @@
 #   make eval    score weights/default on held-out faces (reports/eval)
 #   make model-repository  export weights/default to model_repository (ONNX, FAISS, configs)
 #   make serve   serve model_repository with Triton (HTTP :8000, gRPC :8001, metrics :8002)
+#   make demo    Triton + gateway + drawing page: open http://localhost:8080 (Ctrl-C stops both)
+#   make system-deps  apt-get install what the tests run, if missing: chromium prometheus libb64-0d
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -25,11 +27,14 @@ STAGE2_ARGS   ?=
 # two CPU cores it takes one request from 146 to 96 ms at an SSIM cost of 0.003 (README).
 EXPORT_ARGS   ?= --precision int8
 REPOSITORY_STAMP := model_repository/export_report.json
+# Debian packages the tests start: a headless browser, Prometheus, perf_analyzer's libb64.
+SYSTEM_DEPS   := chromium prometheus libb64-0d
 
-.PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help
+.PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help \
+	demo system-deps
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '/^#/!q;p' Makefile
 
 # The stamp is rebuilt only when the pins change, so `make setup` is quick when nothing did.
 $(STAMP): pyproject.toml requirements.lock
@@ -40,11 +45,28 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-test: setup
+# Installs only what is missing; needs root (apt-get), else says what to run and fails.
+system-deps:
+	@missing=""; \
+	for pkg in $(SYSTEM_DEPS); do \
+		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else \
+		echo "missing Debian packages:$$missing; run: sudo apt-get install -y" \
+			"--no-install-recommends$$missing" >&2; \
+		exit 1; \
+	fi
+
+test: setup system-deps
 	$(BIN)/python -m pytest -q tests
 
 lint: setup
-	$(BIN)/ruff check sketch2idol tests benchmarks
+	$(BIN)/ruff check sketch2idol export client tests benchmarks
 
 data: setup
 	$(BIN)/sketch2idol data synth --count $(DATA_COUNT) --size $(DATA_SIZE) \
@@ -74,6 +96,9 @@ model-repository: $(REPOSITORY_STAMP)
 
 serve: model-repository
 	$(BIN)/sketch2idol serve-triton --model-repository model_repository
+
+demo: model-repository
+	$(BIN)/sketch2idol demo --model-repository model_repository
 
 preview: setup
 	$(BIN)/sketch2idol data preview data/synth -o docs/synth_preview.png

@@ -13,6 +13,9 @@ import sys
 
 from sketch2idol import __version__
 from sketch2idol.commands import data as data_commands
+from sketch2idol.commands import demo as demo_commands
+from sketch2idol.commands import gateway as gateway_commands
+from sketch2idol.commands import generate as generate_commands
 from sketch2idol.commands import models as model_commands
 from sketch2idol.commands import repository as repository_commands
 from sketch2idol.commands import serve as serve_commands
@@ -20,7 +23,7 @@ from sketch2idol.commands import train as train_commands
 from sketch2idol.errors import UserError
 
 COMMAND_GROUPS = (data_commands, train_commands, model_commands, repository_commands,
-                  serve_commands)
+                  serve_commands, gateway_commands, generate_commands, demo_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,7 @@ def start_gateway(triton_grpc: str, repository, log_path, port: int | None = Non
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
     process.terminate()
     try:
         process.wait(timeout=30)

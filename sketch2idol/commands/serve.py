@@ -54,16 +54,16 @@ def register(groups: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=run_serve)
 
 
-class _StopRequested(Exception):
+class StopRequested(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
-def _request_stop(signum: int, _frame) -> None:
+def request_stop(signum: int, _frame) -> None:
     for handled in EXIT_CODE_BY_SIGNAL:  # a second Ctrl-C must not interrupt the clean stop
         signal.signal(handled, signal.SIG_IGN)
-    raise _StopRequested(signum)
+    raise StopRequested(signum)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -76,7 +76,7 @@ def run_serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port, host=args.host,
         model_control_mode=args.model_control_mode, load_models=args.load_model,
         work_dir=args.log.parent, log_file=args.log, log_verbose=args.log_verbose)
-    previous = {signum: signal.signal(signum, _request_stop) for signum in EXIT_CODE_BY_SIGNAL}
+    previous = {signum: signal.signal(signum, request_stop) for signum in EXIT_CODE_BY_SIGNAL}
     try:
         server.start(args.ready_timeout)
         print(f"tritonserver ready (pid {server.pid}), serving {server.model_repository}\n"
@@ -90,7 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"sketch2idol: error: tritonserver {describe_exit(code)} on its own: "
               f"{server.failure_reason()} (log: {server.log_file})", file=sys.stderr)
         return 1
-    except _StopRequested as stop:
+    except StopRequested as stop:
         server.stop()
         print(f"tritonserver stopped ({stop})", flush=True)
         return EXIT_CODE_BY_SIGNAL[stop.signum]

@@ -210,7 +210,7 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the process that started Triton dies.
 
     Linux delivers it when the starting *thread* exits, so start Triton from a thread that
@@ -382,7 +382,7 @@ class TritonServer:
             self._process = subprocess.Popen(
                 self.command(installation, backend_dir), env=triton_environment(installation),
                 stdin=subprocess.DEVNULL, stdout=self._console, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent)
+                start_new_session=True, preexec_fn=die_with_parent)
             self._wait_until_ready(self.ready_timeout_s if timeout_s is None else timeout_s)
         except BaseException:
             self.stop()

@@ -1,0 +1,255 @@
+// sketch2idol drawing page: wires the canvas, the sliders and the results to the gateway.
+
+import { FaceRequester } from "./api.js";
+import { DrawingSurface } from "./canvas.js";
+
+const COMPONENTS = ["left_eye", "right_eye", "nose", "mouth", "remainder"];
+
+const $ = (id) => document.getElementById(id);
+
+const els = {
+  canvas: $("sketch"),
+  stage: $("stage"),
+  guide: $("guide"),
+  guideToggle: $("guide-toggle"),
+  pen: $("tool-pen"),
+  eraser: $("tool-eraser"),
+  width: $("pen-width"),
+  widthValue: $("pen-width-value"),
+  undo: $("undo"),
+  redo: $("redo"),
+  clear: $("clear"),
+  load: $("load"),
+  loadFile: $("load-file"),
+  face: $("face"),
+  refined: $("refined"),
+  download: $("download"),
+  status: $("status"),
+  modelInfo: $("model-info"),
+  master: $("t-master"),
+  components: Object.fromEntries(COMPONENTS.map((c) => [c, $(`t-${c}`)])),
+};
+
+const surface = new DrawingSurface(els.canvas);
+
+// ---- status line ---------------------------------------------------------------------------
+
+function setStatus(text, kind = "info") {
+  if (els.status.textContent !== text) els.status.textContent = text;
+  els.status.dataset.kind = kind;
+}
+
+function describeTimings(body) {
+  const t = body.timings_ms || {};
+  const ms = (v) => `${Math.round(Number(v))} ms`;
+  if (t.total == null) return "Face ready.";
+  const parts = [];
+  if (t.decode != null) parts.push(`decode ${ms(t.decode)}`);
+  if (t.triton != null) parts.push(`model ${ms(t.triton)}`);
+  if (t.encode != null) parts.push(`encode ${ms(t.encode)}`);
+  return `Face ready in ${ms(t.total)}${parts.length ? ` (${parts.join(" · ")})` : ""}.`;
+}
+
+function onStatus(state) {
+  if (state.kind === "sending") {
+    setStatus("generating…", "busy");
+  } else if (state.kind === "retry") {
+    const s = `${state.seconds}s`;
+    if (state.error.status === 429) {
+      setStatus(`The server is busy — retrying in ${s}`, "warn");
+    } else {
+      setStatus(`The model server is starting or down — retrying in ${s}`, "warn");
+    }
+  } else if (state.kind === "error") {
+    const detail = state.error.detail || state.error.message;
+    setStatus(`The sketch was rejected: ${detail}`, "error");
+  }
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+function showImage(img, base64) {
+  const frame = img.closest(".result-frame");
+  if (base64) {
+    img.src = `data:image/png;base64,${base64}`;
+    frame?.classList.add("has-image");
+  } else {
+    img.removeAttribute("src");
+    frame?.classList.remove("has-image");
+  }
+}
+
+function setGuide(base64) {
+  if (base64) {
+    els.guide.src = `data:image/png;base64,${base64}`;
+  } else {
+    els.guide.removeAttribute("src");
+  }
+  updateGuideVisibility();
+}
+
+function updateGuideVisibility() {
+  els.guide.hidden = !els.guideToggle.checked || !els.guide.getAttribute("src");
+}
+
+function onResult(body) {
+  showImage(els.face, body.face);
+  if ("refined" in body) showImage(els.refined, body.refined);
+  if (els.guideToggle.checked) setGuide(body.guide || null);
+  els.download.href = els.face.src;
+  els.download.removeAttribute("aria-disabled");
+  setStatus(describeTimings(body), "ok");
+  const m = body.model;
+  if (m && m.name) {
+    const bits = [`${m.name} v${m.version ?? "?"}`];
+    if (m.precision) bits.push(m.precision);
+    if (m.weights_id) bits.push(`weights ${m.weights_id}`);
+    els.modelInfo.textContent = `Model: ${bits.join(" · ")}`;
+    els.modelInfo.hidden = false;
+  }
+}
+
+function onEmpty() {
+  showImage(els.face, null);
+  showImage(els.refined, null);
+  setGuide(null);
+  els.download.removeAttribute("href");
+  els.download.setAttribute("aria-disabled", "true");
+  setStatus("Draw a face to begin.");
+}
+
+// ---- requests ------------------------------------------------------------------------------
+
+function readT(input) {
+  return Number(input.value);
+}
+
+const requester = new FaceRequester({
+  isEmpty: () => surface.isEmpty(),
+  build: () => {
+    const components = Object.fromEntries(
+      COMPONENTS.map((c) => [c, readT(els.components[c])]));
+    const include = ["refined"];
+    if (els.guideToggle.checked) include.push("guide");
+    return { blob: surface.toPngBlob(), t: readT(els.master), components, include };
+  },
+  onResult,
+  onEmpty,
+  onStatus,
+});
+
+// ---- drawing surface -----------------------------------------------------------------------
+
+function updateHistoryButtons() {
+  els.undo.disabled = !surface.canUndo;
+  els.redo.disabled = !surface.canRedo;
+}
+
+surface.addEventListener("strokestart", () => {
+  requester.hold();
+  setStatus("drawing…", "busy");
+});
+surface.addEventListener("change", () => {
+  updateHistoryButtons();
+  requester.changed();
+});
+
+function selectTool(tool) {
+  surface.tool = tool;
+  els.pen.setAttribute("aria-pressed", String(tool === "pen"));
+  els.eraser.setAttribute("aria-pressed", String(tool === "eraser"));
+  els.canvas.dataset.tool = tool;
+}
+
+els.pen.addEventListener("click", () => selectTool("pen"));
+els.eraser.addEventListener("click", () => selectTool("eraser"));
+els.width.addEventListener("input", () => {
+  surface.width = Number(els.width.value);
+  els.widthValue.textContent = els.width.value;
+});
+surface.width = Number(els.width.value);
+els.undo.addEventListener("click", () => surface.undo());
+els.redo.addEventListener("click", () => surface.redo());
+els.clear.addEventListener("click", () => surface.clear());
+
+async function loadFile(file) {
+  if (!file) return;
+  try {
+    await surface.loadImage(file);
+  } catch (err) {
+    setStatus(err.message || "Could not read that file.", "error");
+  }
+}
+
+els.load.addEventListener("click", () => els.loadFile.click());
+els.loadFile.addEventListener("change", () => {
+  loadFile(els.loadFile.files && els.loadFile.files[0]);
+  els.loadFile.value = "";
+});
+els.stage.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  els.stage.classList.add("dragging");
+});
+els.stage.addEventListener("dragleave", () => els.stage.classList.remove("dragging"));
+els.stage.addEventListener("drop", (e) => {
+  e.preventDefault();
+  els.stage.classList.remove("dragging");
+  loadFile(e.dataTransfer && e.dataTransfer.files[0]);
+});
+
+document.addEventListener("keydown", (e) => {
+  const target = e.target;
+  const typing = target instanceof HTMLElement
+    && (target.isContentEditable || target.tagName === "TEXTAREA"
+      || (target.tagName === "INPUT" && !["range", "checkbox", "button"].includes(target.type)));
+  if (typing) return;
+  const mod = e.ctrlKey || e.metaKey;
+  const key = e.key.toLowerCase();
+  if (mod && key === "z") {
+    e.preventDefault();
+    if (e.shiftKey) surface.redo(); else surface.undo();
+  } else if (mod && key === "y") {
+    e.preventDefault();
+    surface.redo();
+  } else if (!mod && !e.altKey && key === "p") {
+    selectTool("pen");
+  } else if (!mod && !e.altKey && key === "e") {
+    selectTool("eraser");
+  }
+});
+
+// ---- sliders -------------------------------------------------------------------------------
+
+function showValue(input) {
+  const out = document.querySelector(`output[data-for="${input.id}"]`);
+  if (out) out.textContent = Number(input.value).toFixed(2);
+}
+
+els.master.addEventListener("input", () => {
+  showValue(els.master);
+  for (const input of Object.values(els.components)) {
+    input.value = els.master.value;
+    showValue(input);
+  }
+  requester.changed();
+});
+for (const input of Object.values(els.components)) {
+  input.addEventListener("input", () => {
+    showValue(input);
+    requester.changed();
+  });
+}
+
+els.guideToggle.addEventListener("change", () => {
+  updateGuideVisibility();
+  // Turning it on needs a guide for the current drawing.
+  if (els.guideToggle.checked && !surface.isEmpty()) requester.changed();
+});
+
+// Browsers may restore form values on reload: show what the controls really hold.
+for (const input of [els.master, ...Object.values(els.components)]) showValue(input);
+els.widthValue.textContent = els.width.value;
+selectTool("pen");
+updateHistoryButtons();
+updateGuideVisibility();
+document.documentElement.dataset.ready = "true";
