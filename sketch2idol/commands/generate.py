@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from client import settings
 from sketch2idol.errors import UserError
 from sketch2idol.geometry import COMPONENTS
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
-DEFAULT_T = 0.5
+DEFAULT_T = settings.DEFAULT_T  # the gateway's default, chosen by measurement
 DEFAULT_TIMEOUT_S = 30.0
 FACES_ROUTE = "/v1/faces"
 # Input limits of the --triton path: the gateway's defaults (client/settings.py).
