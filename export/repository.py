@@ -140,7 +140,7 @@ def export_projection(weights: Weights, request: ExportRequest) -> dict:
                                        request.options.regularisation)
     data = version_dir / TRAINING_DATA
     data.write_text(json.dumps(weights.info.get("data", {}), indent=1) + "\n")
-    write_manifest(version_dir, [*files, data])
+    write_manifest(version_dir, [*files, TRAINING_DATA])
     (version_dir / "model.py").write_text(shim_source("projection", contract.PROJECTION))
     return {"rows": len(weights.bank_ids), "files": sorted(p.name for p in files)}
 

@@ -26,6 +26,7 @@ from export.triton_config import DeploymentOptions, parse, render, repository_co
 from sketch2idol import contract
 from sketch2idol.cli import main
 from sketch2idol.pipeline import Pipeline
+from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -203,3 +204,12 @@ def test_export_replaces_stale_artifacts(exported_repository, tmp_path):
                                    options=DeploymentOptions(), parity_count=2),
                      say=lambda line: None)
     assert not (copy / "generator" / "1" / "stale.plan").exists()
+
+
+def test_cli_export_into_a_relative_directory(tmp_path, monkeypatch, capsys):
+    """What `make model-repository` does: --out relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--out", "model_repository", "--max-batch", "4"]) == 0
+    assert "model repository written" in capsys.readouterr().out
+    for name in contract.COMPOSING_MODELS:
+        verify_manifest(tmp_path / "model_repository" / name / "1")
