@@ -43,7 +43,7 @@ class Stage1Config:
 class Stage2Config:
     data: str = "data/synth"
     stage1: str = "runs/stage1"
-    steps: int = 6000
+    steps: int = 11500
     batch_size: int = 1
     lr: float = 2e-4
     lambda_feature_matching: float = 10.0
