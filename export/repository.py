@@ -16,13 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
 
 from export import PRECISIONS, quality
 from export.graphs import network_graphs
@@ -163,9 +160,8 @@ def build_repository(request: ExportRequest, say: Callable[[str], None] = print)
     if weights.size != request.options.size:
         raise ValueError(f"the weights in {request.weights} were trained at {weights.size}², "
                          f"not {request.options.size}²: export with --size {weights.size}")
-    if weights.k != request.options.k:
-        request = ExportRequest(**{**request.__dict__, "options": DeploymentOptions(
-            **{**request.options.__dict__, "k": weights.k})})
+    if weights.k != request.options.k:  # K is the weights' (weights.json), not an option
+        request = replace(request, options=replace(request.options, k=weights.k))
     request.out.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(weights)
     started = time.perf_counter()
@@ -182,14 +178,8 @@ def build_repository(request: ExportRequest, say: Callable[[str], None] = print)
 
 
 def version_artifacts(repository: Path) -> dict[str, list[str]]:
-    """model -> generated files of its version directory (for docs and tests)."""
+    """model -> generated files of its version directory (for docs and tests); a served
+    repository also holds the Python models' __pycache__, which is not an artifact."""
     return {model: sorted(p.name for p in (Path(repository) / model / VERSION).iterdir()
-                          if p.name != MANIFEST_NAME)
+                          if p.is_file() and p.name != MANIFEST_NAME)
             for model in contract.COMPOSING_MODELS}
-
-
-def scratch_repository() -> Path:
-    return Path(tempfile.mkdtemp(prefix="sketch2idol-repository-"))
-
-
-__all__ = ["ExportRequest", "build_repository", "np"]

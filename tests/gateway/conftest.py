@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gateway_process import start_gateway, stop
+from gateway_process import start_gateway
 
 
 @pytest.fixture(scope="session")
@@ -12,7 +12,7 @@ def gateway_process(triton_server, exported_repository, tmp_path_factory):
     log = tmp_path_factory.mktemp("gateway") / "gateway.log"
     process, url = start_gateway(triton_server.grpc_address, repository, log)
     yield process, url, log
-    stop(process)
+    process.stop()
 
 
 @pytest.fixture(scope="session")

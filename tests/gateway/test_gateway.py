@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from gateway_process import start_gateway, stop
+from gateway_process import start_gateway
 from image_bytes import encode, png_header_only
 from PIL import Image
 
@@ -221,9 +221,9 @@ def test_triton_down_gives_503_then_recovers_without_restarting_the_gateway(
             assert eventually_ready(url, within_s=5.0)
             assert post(url, sketch_png).status_code == 200
         assert post(url, sketch_png).status_code == 503  # stopped again: 503, no hang
-        assert gateway.poll() is None  # the same gateway process throughout
+        assert gateway.alive()  # the same gateway process throughout
     finally:
-        stop(gateway)
+        gateway.stop()
     assert "Traceback" not in (tmp_path / "gateway.log").read_text()
 
 
