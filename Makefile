@@ -133,7 +133,7 @@ bench-data: setup
 PERF_ANALYZER_DIR   := build/perf_analyzer
 PERF_ANALYZER_STAMP := $(PERF_ANALYZER_DIR)/.installed
 
-$(PERF_ANALYZER_STAMP): $(STAMP)
+$(PERF_ANALYZER_STAMP): | $(STAMP)
 	@mkdir -p $(PERF_ANALYZER_DIR)/bin $(PERF_ANALYZER_DIR)/lib
 	$(BIN)/python -m pip download --quiet --no-deps --dest $(PERF_ANALYZER_DIR) tritonclient==2.47.0
 	cd $(PERF_ANALYZER_DIR) && $(CURDIR)/$(BIN)/python -c "import glob, zipfile; \

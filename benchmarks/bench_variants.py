@@ -1,0 +1,162 @@
+"""Model variants on CPU: torch eager vs onnxruntime fp32 vs onnxruntime int8, per network.
+
+    .venv/bin/python -m benchmarks.bench_variants [--profile quick|full] [--threads 2]
+
+For encoders, decoders and generator (the served graphs: uint8/float in, uint8/float out,
+pre/post-processing inside): G MACs per image (torch's FlopCounterMode), ms/image at batch
+1 and 8 (median of the repeats) in each runtime, and the quality change on held-out
+sketches (seed 1, t = 0.5): each network's output against torch's for the same input, and
+end to end (all three networks in one runtime, NumPy projection between) the face against
+the ground-truth photo (L1, PSNR, SSIM: the eval metrics), the face against torch's face
+(SSIM) and the refined sketch against the drawing (edge F1). The ONNX files are exported
+and int8-quantised exactly as `sketch2idol export` does (cached under build/bench/onnx/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.common import PROFILES, ROOT, Run, heldout, timed_ms
+from export.graphs import network_graphs
+from export.onnx_export import export_onnx
+from export.parity import onnx_session
+from export.precision import quantize_int8
+from export.repository import weights_id
+from export.samples import TRAINING_SEED, reference_chain, render_sketches
+from sketch2idol import contract
+from sketch2idol.evaluate.metrics import image_quality, sketch_fidelity
+from sketch2idol.pipeline import Pipeline
+from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
+
+RUNTIMES = ("torch", "ort-fp32", "ort-int8")
+BATCHES = (1, 8)
+T = 0.5
+
+
+def onnx_files(weights_dir: Path, weights, pipeline: Pipeline) -> dict[str, dict[str, Path]]:
+    """precision -> network -> ONNX file, exported once per weights id."""
+    cache = ROOT / "build" / "bench" / "onnx" / weights_id(weights_dir)
+    graphs = network_graphs(weights)
+    files = {p: {name: cache / p / f"{name}.onnx" for name in graphs} for p in ("fp32", "int8")}
+    if all(path.exists() for paths in files.values() for path in paths.values()):
+        return files
+    calibration = reference_chain(pipeline, render_sketches(TRAINING_SEED, 32, weights.size))
+    for name, graph in graphs.items():
+        print(f"exporting {name} (fp32, int8) into {cache}", flush=True)
+        files["int8"][name].parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(graph, files["fp32"][name])
+        quantize_int8(files["fp32"][name], files["int8"][name], calibration[graph.input.name])
+    return files
+
+
+def runners(graphs, files, threads: int) -> dict[str, dict]:
+    """runtime -> network -> callable(numpy input) -> numpy output."""
+    def torch_runner(module):
+        def call(x):
+            with torch.no_grad():
+                return module(torch.from_numpy(x)).numpy()
+        return call
+
+    def ort_runner(path):
+        session = onnx_session(path, threads=threads)
+        (inp,), (out,) = session.get_inputs(), session.get_outputs()
+        return lambda x: session.run([out.name], {inp.name: x})[0]
+
+    return {"torch": {name: torch_runner(g.module) for name, g in graphs.items()},
+            "ort-fp32": {name: ort_runner(files["fp32"][name]) for name in graphs},
+            "ort-int8": {name: ort_runner(files["int8"][name]) for name in graphs}}
+
+
+def gmacs(graph) -> float:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        graph.module(graph.example(batch=1))
+    return counter.get_total_flops() / 2 / 1e9
+
+
+def end_to_end(run_network, pipeline: Pipeline, sketches: np.ndarray) -> dict[str, np.ndarray]:
+    t = np.full((len(sketches), 5), T, np.float32)
+    features = run_network(contract.ENCODERS, sketches)
+    projected, _ = pipeline.refiner.project(features, t)
+    refined = run_network(contract.DECODERS, projected)
+    return {"refined": refined, "face": run_network(contract.GENERATOR, refined)}
+
+
+def quality(outputs, reference, sketches, photos) -> dict[str, float]:
+    from skimage.metrics import structural_similarity
+
+    truth = [image_quality(face, photo) for face, photo in zip(outputs["face"], photos)]
+    fidelity = [sketch_fidelity(r, s)["edge_f1"] for r, s in zip(outputs["refined"], sketches)]
+    vs_torch = [structural_similarity(a, b, channel_axis=2, data_range=255)
+                for a, b in zip(outputs["face"], reference["face"])]
+    return {"l1": float(np.mean([q["l1"] for q in truth])),
+            "psnr": float(np.mean([q["psnr"] for q in truth])),
+            "ssim": float(np.mean([q["ssim"] for q in truth])),
+            "ssim_vs_torch": float(np.mean(vs_torch)),
+            "refined_edge_f1": float(np.mean(fidelity))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=PROFILES, default="quick")
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
+    parser.add_argument("--samples", type=int, help="held-out sketches (quick 24, full 100)")
+    parser.add_argument("--repeats", type=int, help="timed runs per point (quick 5, full 15)")
+    args = parser.parse_args()
+    samples = args.samples or (24 if args.profile == "quick" else 100)
+    repeats = args.repeats or (5 if args.profile == "quick" else 15)
+    run = Run("bench_variants", args.profile)
+    torch.set_num_threads(args.threads)
+    weights = load_weights(args.weights)
+    pipeline = Pipeline(weights)
+    graphs = network_graphs(weights)
+    files = onnx_files(args.weights, weights, pipeline)
+    calls = runners(graphs, files, args.threads)
+    sketches, photos = heldout(samples, weights.size)
+    chain = reference_chain(pipeline, sketches, (T,))
+
+    timings = {}
+    for name, graph in graphs.items():
+        macs = gmacs(graph)
+        x = chain[graph.input.name]
+        for runtime in RUNTIMES:
+            for batch in BATCHES:
+                inputs = np.ascontiguousarray(np.resize(x, (batch, *x.shape[1:])))
+                run.quiet()
+                times = timed_ms(lambda c=calls[runtime][name], i=inputs: c(i), repeats)
+                per_image = statistics.median(times) / batch
+                row = run.add(network=name, runtime=runtime, batch=batch, gmacs=round(macs, 3),
+                              ms_per_image=round(per_image, 2),
+                              min_ms_per_image=round(min(times) / batch, 2))
+                timings[f"{name}/{runtime}/{batch}"] = row
+                print(f"{name:<10} {runtime:<9} batch {batch:>2}: {per_image:7.2f} ms/image "
+                      f"({macs:.2f} GMACs, load {row['load']})", flush=True)
+
+    deltas = {}
+    for name, graph in graphs.items():
+        reference = chain[graph.output.name].astype(np.float64)
+        for runtime in RUNTIMES[1:]:
+            output = calls[runtime][name](chain[graph.input.name]).astype(np.float64)
+            diff = np.abs(output - reference)
+            deltas[f"{name}/{runtime}"] = {"max_abs": round(float(diff.max()), 4),
+                                           "mean_abs": round(float(diff.mean()), 5)}
+    results = {runtime: end_to_end(lambda n, x, r=runtime: calls[r][n](x), pipeline, sketches)
+               for runtime in RUNTIMES}
+    scores = {runtime: {k: round(v, 4) for k, v in
+                        quality(results[runtime], results["torch"], sketches, photos).items()}
+              for runtime in RUNTIMES}
+    for runtime, score in scores.items():
+        print(f"end to end {runtime:<9} {score}")
+    run.write({"threads": args.threads, "samples": samples, "repeats": repeats, "t": T,
+               "weights_id": weights_id(args.weights), "timings": timings,
+               "output_delta": deltas, "quality": scores})
+
+
+if __name__ == "__main__":
+    main()
