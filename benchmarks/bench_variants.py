@@ -36,6 +36,7 @@ from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
 
 RUNTIMES = ("torch", "ort-fp32", "ort-int8")
 BATCHES = (1, 8)
+CHUNK = 8
 T = 0.5
 
 
@@ -79,12 +80,25 @@ def gmacs(graph) -> float:
     return counter.get_total_flops() / 2 / 1e9
 
 
+def chunked(function, inputs: np.ndarray) -> np.ndarray:
+    """function over CHUNK rows at a time (batch 100 of 256² images would need ~20 GB)."""
+    return np.concatenate([function(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)])
+
+
 def end_to_end(run_network, pipeline: Pipeline, sketches: np.ndarray) -> dict[str, np.ndarray]:
     t = np.full((len(sketches), 5), T, np.float32)
-    features = run_network(contract.ENCODERS, sketches)
+    features = chunked(lambda x: run_network(contract.ENCODERS, x), sketches)
     projected, _ = pipeline.refiner.project(features, t)
-    refined = run_network(contract.DECODERS, projected)
-    return {"refined": refined, "face": run_network(contract.GENERATOR, refined)}
+    refined = chunked(lambda x: run_network(contract.DECODERS, x), projected)
+    return {"refined": refined,
+            "face": chunked(lambda x: run_network(contract.GENERATOR, x), refined)}
+
+
+def reference_tensors(pipeline: Pipeline, sketches: np.ndarray) -> dict[str, np.ndarray]:
+    """Every contract tensor of the torch reference chain, CHUNK sketches at a time."""
+    parts = [reference_chain(pipeline, sketches[i:i + CHUNK], (T,)).tensors
+             for i in range(0, len(sketches), CHUNK)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def quality(outputs, reference, sketches, photos) -> dict[str, float]:
@@ -119,7 +133,7 @@ def main() -> None:
     files = onnx_files(args.weights, weights, pipeline)
     calls = runners(graphs, files, args.threads)
     sketches, photos = heldout(samples, weights.size)
-    chain = reference_chain(pipeline, sketches, (T,))
+    chain = reference_tensors(pipeline, sketches)
 
     timings = {}
     for name, graph in graphs.items():
@@ -142,7 +156,7 @@ def main() -> None:
     for name, graph in graphs.items():
         reference = chain[graph.output.name].astype(np.float64)
         for runtime in RUNTIMES[1:]:
-            output = calls[runtime][name](chain[graph.input.name]).astype(np.float64)
+            output = chunked(calls[runtime][name], chain[graph.input.name]).astype(np.float64)
             diff = np.abs(output - reference)
             deltas[f"{name}/{runtime}"] = {"max_abs": round(float(diff.max()), 4),
                                            "mean_abs": round(float(diff.mean()), 5)}
