@@ -148,7 +148,7 @@ $(PERF_ANALYZER_STAMP): | $(STAMP)
 perf-analyzer: system-deps $(PERF_ANALYZER_STAMP)
 
 # Every benchmark, then BENCHMARKS.md and its plots from benchmarks/results/*.json.
-BENCH_STEPS := bench_roof bench_variants bench_knn bench_perf_analyzer bench_serving
+BENCH_STEPS := bench_roof bench_variants bench_op_profile bench_knn bench_perf_analyzer bench_serving
 
 bench: perf-analyzer model-repository
 	@for step in $(BENCH_STEPS); do \

@@ -314,6 +314,29 @@ def roof_section(roof: dict, variants: dict | None) -> tuple[str, list, dict]:
     return "\n".join(parts), bars, peaks
 
 
+def op_profile_section(profile: dict) -> str:
+    """Per network and precision: the operator kinds holding the time, and their rates."""
+    rows = []
+    for entry in profile["networks"].values():
+        for op in entry["ops"]:
+            if op["share"] < 0.02:
+                continue
+            rows.append([entry["network"], entry["precision"], op["op"], op["ms"],
+                         f"{op['share']:.0%}", op["gmacs"] or None, op["gops"]])
+    walls = ", ".join(f"{e['network']} {e['precision']} {e['wall_ms']:.1f} ms"
+                      for e in profile["networks"].values())
+    return "\n".join([
+        "## Where the time goes inside each network", "", provenance(profile), "",
+        f"onnxruntime's profiler, batch {profile['batch']}, {profile['threads']} threads, "
+        f"{profile['repeats']} runs: kernel time per operator kind after onnxruntime's graph "
+        "optimisations (\"Conv\" includes its fused NCHWc convolutions), with the MACs of "
+        "each convolution kind counted in the graph (G op/s = MACs × 2 / kernel time; – where "
+        "shape inference could not count them). Kinds under 2% are left out. Wall time per "
+        f"run: {walls}.", "",
+        table(["network", "precision", "operator", "ms", "share", "G MACs", "G op/s"], rows),
+        ""])
+
+
 def gpu_section(gpu: dict | None) -> str:
     head = ["## GPU", ""]
     if not gpu:
@@ -336,9 +359,9 @@ def gpu_section(gpu: dict | None) -> str:
 
 def main() -> None:
     names = ("bench_serving", "bench_perf_analyzer", "bench_knn", "bench_variants",
-             "bench_roof", "bench_gpu")
+             "bench_roof", "bench_op_profile", "bench_gpu")
     found = {name: read_summary(name) for name in names}
-    serving, perf, knn, variants, roof, gpu = (found[n] for n in names)
+    serving, perf, knn, variants, roof, op_profile, gpu = (found[n] for n in names)
     present = [s for s in found.values() if s and s["benchmark"] != "bench_gpu"]
     if not present:
         raise SystemExit("no summaries in benchmarks/results/: run `make bench` first")
@@ -366,6 +389,8 @@ def main() -> None:
         text, bars, peaks = roof_section(roof, variants)
         parts.append(text)
         plots.roofline(bars, peaks, RESULTS / "roofline.png")
+    if op_profile:
+        parts.append(op_profile_section(op_profile))
     parts.append(gpu_section(gpu))
     REPORT.write_text("\n".join(parts).rstrip() + "\n")
     print(f"wrote {REPORT.relative_to(ROOT)}")
