@@ -12,6 +12,8 @@
 #   make bench   quick benchmark profile (a few minutes), rebuilds BENCHMARKS.md
 #   make bench-full  every benchmark at full size (KNN to 1M rows, sweeps to 32; about an hour)
 #   make perf-analyzer  perf_analyzer from the tritonclient 2.47.0 wheel into build/perf_analyzer
+#   make soak    10 min at concurrency 16 through gateway -> Triton: failures, RSS, p99 (RELIABILITY.md)
+#   make fuzz    schemathesis against the gateway's OpenAPI schema, 1000+ cases (RELIABILITY.md)
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -34,7 +36,7 @@ REPOSITORY_STAMP := model_repository/export_report.json
 SYSTEM_DEPS   := chromium prometheus libb64-0d
 
 .PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help \
-	demo system-deps bench bench-full perf-analyzer
+	demo system-deps bench bench-full perf-analyzer soak fuzz
 
 help:
 	@sed -n '/^#/!q;p' Makefile
@@ -159,6 +161,26 @@ bench-full: perf-analyzer model-repository
 	@for step in $(BENCH_STEPS); do \
 		$(BIN)/python -m benchmarks.$$step --profile full || exit 1; done
 	$(BIN)/python -m benchmarks.report
+
+# benchmarks/soak.py starts Triton on model_repository and a gateway, writes
+# benchmarks/results/soak.json, raw/soak*.csv and soak.png; RELIABILITY.md's soak block is
+# rewritten from them whether it passed or not, then the soak's own exit status is kept.
+SOAK_ARGS ?= --duration 600 --concurrency 16 --warmup 60
+
+soak: model-repository
+	@$(BIN)/python -m benchmarks.soak $(SOAK_ARGS); status=$$?; \
+		$(BIN)/python -m benchmarks.soak --report && exit $$status
+
+# tests/gateway/test_fuzz_schema.py (which `make test` runs with 200 cases per operation) at
+# length, against its own Triton and gateway; the summary (cases, statuses, failures) goes to
+# FUZZ_SUMMARY for RELIABILITY.md. S2I_FUZZ_SEED=N repeats a run.
+FUZZ_CASES   ?= 1000
+FUZZ_SUMMARY ?= benchmarks/results/fuzz_summary.json
+
+fuzz: setup
+	@S2I_FUZZ_CASES=$(FUZZ_CASES) S2I_FUZZ_SUMMARY=$(FUZZ_SUMMARY) \
+		$(BIN)/python -m pytest -q tests/gateway/test_fuzz_schema.py; status=$$?; \
+		cat $(FUZZ_SUMMARY); exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache

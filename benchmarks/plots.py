@@ -3,6 +3,7 @@
     serving_throughput_p99.png   throughput vs p99 per configuration (closed-loop sweeps)
     knn_time_vs_rows.png         search time vs bank size, per index family
     roofline.png                 each network's achieved G(FL)OP/s against the CPU's roofs
+    soak.png                     RSS per serving process over time, p50/p99 per window
 """
 
 from __future__ import annotations
@@ -96,4 +97,41 @@ def roofline(bars: list[tuple[str, float]], roofs: dict[str, float], path: Path)
     axes.invert_yaxis()
     axes.legend(fontsize=7)
     axes.tick_params(axis="y", labelsize=7)
+    return _save(figure, path)
+
+
+def soak(summary: dict, memory_rows: list[dict], path: Path) -> Path:
+    """Top: VmRSS of each serving process over the soak (warm-up end marked); bottom: p50
+    and p99 per latency window, with the 1-minute load average on a second axis."""
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7.2, 6.4), sharex=True)
+    warmup = summary["options"]["warmup_s"]
+    for name in dict.fromkeys(row["process"] for row in memory_rows):
+        series = [row for row in memory_rows if row["process"] == name]
+        top.plot([row["t_s"] for row in series], [row["rss_kib"] / 1024 for row in series],
+                 label=name)
+    for axes in (top, bottom):
+        axes.axvline(warmup, color="grey", linestyle=":", label="end of warm-up"
+                     if axes is top else None)
+        axes.grid(alpha=0.3)
+    top.set_ylabel("RSS (MiB)")
+    top.set_title(f"soak: {summary['options']['concurrency']} clients, "
+                  f"{summary['requests']['sent']} requests, "
+                  f"{summary['requests']['failed']} failed")
+    top.legend(fontsize=7, ncol=2)
+    windows = [w for w in summary["windows"] if w["requests"]]
+    middles = [(w["start_s"] + w["end_s"]) / 2 for w in windows]
+    bottom.plot(middles, [w["p99"] for w in windows], marker="o", label="p99")
+    bottom.plot(middles, [w["p50"] for w in windows], marker="o", label="p50")
+    bottom.set_ylim(bottom=0)
+    bottom.set_xlabel("seconds since the load began")
+    bottom.set_ylabel("latency per window (ms)")
+    load = bottom.twinx()
+    loads = {row["t_s"]: row["load_1m"] for row in memory_rows}
+    load.plot(list(loads), list(loads.values()),
+              color="tab:grey", alpha=0.4, linewidth=0.8, label="load average (1 min)")
+    load.set_ylabel("load average", color="tab:grey")
+    load.set_ylim(bottom=0)
+    lines, labels = bottom.get_legend_handles_labels()
+    more_lines, more_labels = load.get_legend_handles_labels()
+    bottom.legend(lines + more_lines, labels + more_labels, fontsize=7, loc="lower right")
     return _save(figure, path)

@@ -58,7 +58,8 @@ def triton_server(repository: Path, name: str) -> Iterator[TritonServer]:
 @contextlib.contextmanager
 def gateway(server: TritonServer, repository: Path, max_concurrency: int = 64) -> Iterator[str]:
     """`sketch2idol gateway` in front of `server`; yields its URL once /readyz answers.
-    S2I_MAX_CONCURRENCY is raised (default 8) so that the sweep measures queueing, not 429s."""
+    S2I_MAX_CONCURRENCY is raised (default 8) and the per-client limits are off, so that the
+    sweep measures queueing, not 429s."""
     with gateway_process(server, repository, max_concurrency) as (_, url):
         yield url
 
@@ -72,6 +73,9 @@ def gateway_process(server: TritonServer, repository: Path, max_concurrency: int
     url = f"http://127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "sketch2idol", "gateway", "--port", url.rsplit(":", 1)[1],
                "--triton-grpc", server.grpc_address, "--model-repository", str(repository)]
-    env = {**os.environ, "S2I_MAX_CONCURRENCY": str(max_concurrency), **(env or {})}
+    # One load generator is one client address: the per-client limits (0 = off) would
+    # measure themselves, not the pipeline.
+    env = {**os.environ, "S2I_MAX_CONCURRENCY": str(max_concurrency),
+           "S2I_MAX_CLIENT_CONCURRENCY": "0", "S2I_RATE_LIMIT_PER_S": "0", **(env or {})}
     with http_process(command, WORK / log_name, f"{url}/readyz", env=env) as process:
         yield process, url

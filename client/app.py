@@ -18,37 +18,36 @@ from typing import Annotated
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from client.cors import JsonCorsMiddleware
+from client.deadline import DeadlineMiddleware
 from client.errors import ApiError
-from client.guides import GuideSource
-from client.limits import BodyLimitMiddleware, ConcurrencyLimit
+from client.guides import GuideLibrary, GuideSource
+from client.limits import BODY_CUT_OFF, BodyLimitMiddleware, ConcurrencyLimit
 from client.metrics import GatewayMetrics, RequestMetricsMiddleware
+from client.openapi import FACES_OPENAPI_EXTRA, FACES_RESPONSES, Health, Ready, error_responses
+from client.openapi import install as install_openapi
+from client.ratelimit import ClientLimitsMiddleware, TokenBuckets
 from client.settings import Settings
 from client.triton import TritonLink
-from client.uploads import decode_drawing, frame_drawing, include_set, png_bytes, t_vector
+from client.uploads import decode_drawing, frame_drawing, include_set, png_bytes, t_error, t_vector
 from sketch2idol import __version__
 from sketch2idol.geometry import COMPONENTS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 FORM_FIELDS = {"sketch", "t", "include", *(f"t_{name}" for name in COMPONENTS)}
-ERROR_RESPONSES = {
-    status: {"description": description, "content": {"application/json": {"example": {
-        "error": code, "detail": "a sentence saying what was wrong"}}}}
-    for status, code, description in (
-        (413, "too_large", "body or image too large"),
-        (415, "unsupported_format", "not a PNG or JPEG"),
-        (422, "invalid_t", "bad field or unreadable image"),
-        (429, "busy", "too many requests in progress"),
-        (503, "model_unavailable", "Triton is down or not ready"))}
+BLEND_FIELDS = {"t", *(f"t_{name}" for name in COMPONENTS)}
+#: Probes and scrapes: never rate-limited.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 log = logging.getLogger("sketch2idol.gateway")
 
-Blend = Annotated[float | None, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Optional (default None) but documented as a plain number: a form field cannot be null.
+Blend = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 def b64(data: bytes) -> str:
@@ -63,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     metrics = GatewayMetrics(settings.triton_grpc)
     limit = ConcurrencyLimit(settings.max_concurrency)
-    guides = GuideSource.from_repository(settings.model_repository)
+    guides = GuideLibrary(settings.model_repository)  # one bank per projection version
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -76,12 +75,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
 
-    def reject(error: ApiError) -> JSONResponse:
+    def note(error: ApiError, client: str | None = None) -> None:
+        """Count and log a refusal: INFO for the client's mistakes, WARNING for ours."""
         metrics.rejected.labels(error.code).inc()
+        source = f" (client {client})" if client else ""
         if error.status < 500:
-            log.info("rejected %s: %s", error.code, error.detail)
+            log.info("rejected %s%s: %s", error.code, source, error.detail)
         else:
-            log.warning("unavailable %s: %s", error.code, error.detail)
+            log.warning("unavailable %s%s: %s", error.code, source, error.detail)
+
+    def reject(error: ApiError) -> JSONResponse:
+        note(error)
         return error_response(error)
 
     @app.exception_handler(ApiError)
@@ -92,23 +96,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
-        return reject(ApiError(error.status_code, codes.get(error.status_code, "http_error"),
-                               detail.rstrip(".") + ".", dict(error.headers or {})))
+        refusal = ApiError(error.status_code, codes.get(error.status_code, "http_error"),
+                           detail.rstrip(".") + ".", dict(error.headers or {}))
+        if getattr(request.state, BODY_CUT_OFF, False):  # BodyLimitMiddleware answers 413
+            return error_response(refusal)
+        return reject(refusal)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = []
         for problem in error.errors():
             where = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
+            if where in BLEND_FIELDS:  # one clear sentence, as for t_vector's own checks
+                return reject(t_error(where, problem.get("input")))
+            if where == "sketch" and problem.get("type") != "missing":
+                problems.append("sketch: must be a file upload (a PNG or JPEG drawing)")
+                continue
             problems.append(f"{where}: {problem.get('msg', 'invalid')}")
         return reject(ApiError(422, "invalid_request", "; ".join(problems)))
 
-    @app.get("/healthz", summary="the gateway process is alive")
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # A bug: the log gets the traceback (uvicorn), the client a JSON 500 without one.
+        return reject(ApiError(500, "internal_error", "the gateway failed on this request"))
+
+    @app.get("/healthz", summary="the gateway process is alive", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", summary="Triton is reachable and sketch2face is ready",
-             responses={503: ERROR_RESPONSES[503]})
+             response_model=Ready, responses=error_responses(503))
     async def readyz(request: Request):
         if await request.app.state.triton.ready():
             return {"status": "ready"}
@@ -124,9 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC_DIR / "index.html")
 
     @app.post("/v1/faces", summary="sketch in, face out",
-              responses={200: {"content": {"image/png": {}, "application/json": {}},
-                               "description": "the face (PNG), or JSON with extras"},
-                         **ERROR_RESPONSES})
+              response_model=None, responses=FACES_RESPONSES,
+              openapi_extra=FACES_OPENAPI_EXTRA)
     async def faces(
         request: Request,
         sketch: Annotated[UploadFile, File(description="PNG or JPEG drawing, any size")],
@@ -161,7 +177,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise
             metrics.triton.labels("ok").observe(result.seconds)
             answered = time.perf_counter()
-            body = await run_in_threadpool(render_response, result, wanted, guides,
+            identity = identity.answered_by(result.projection_version)
+            body = await run_in_threadpool(render_response, result, wanted,
+                                           guides.for_version(result.projection_version),
                                            request.headers.get("accept", ""))
         timings = {"decode": 1000 * (decoded - started), "triton": 1000 * (answered - decoded),
                    "encode": 1000 * (time.perf_counter() - answered)}
@@ -175,17 +193,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(body, media_type="image/png", headers=headers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Accept"])
+    install_openapi(app, form_path="/v1/faces")
+    # Outermost last: metrics -> CORS -> per-client limits -> deadline -> body limit -> app,
+    # so every refusal is counted and carries the CORS headers a browser needs to read it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       on_reject=lambda reason: metrics.rejected.labels(reason).inc())
+                       on_reject=lambda reason: note(ApiError(413, reason, "the request body "
+                                                              "is over the limit")))
+    app.add_middleware(DeadlineMiddleware, seconds=settings.request_deadline_s, on_timeout=note)
+    app.add_middleware(ClientLimitsMiddleware, exempt=UNLIMITED_PATHS, on_reject=note,
+                       buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+                       if settings.rate_limit_per_s > 0 else None,
+                       max_in_flight=settings.max_client_concurrency)
+    if settings.cors_origins:  # else closed: no CORS headers at all
+        app.add_middleware(JsonCorsMiddleware, origins=settings.cors_origins, on_refuse=note)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
 
 
 def check_form_fields(form) -> None:
-    """Unknown and repeated single-valued fields are mistakes worth saying out loud."""
+    """Unknown and repeated single-valued fields, and empty blends, are mistakes worth saying
+    out loud."""
     unknown = sorted(set(form.keys()) - FORM_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_field", f"unknown form field(s) {', '.join(unknown)}; "
@@ -194,6 +221,10 @@ def check_form_fields(form) -> None:
         if len(form.getlist(name)) > 1:
             raise ApiError(422, "duplicate_field", f"the form field {name} is given "
                            f"{len(form.getlist(name))} times; give it once")
+    for name in sorted(BLEND_FIELDS & set(form.keys())):
+        # FastAPI reads an empty form value as "not given"; for a number it is a mistake.
+        if isinstance(form[name], str) and not form[name].strip():
+            raise t_error(name, form[name])
 
 
 def render_response(result, wanted: set[str], guides: GuideSource | None,

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+#: A refusal made before the app reads the body (rate limit, CORS) first reads and drops up
+#: to this much of it, for at most DRAIN_TIMEOUT_S: a client still uploading when the answer
+#: and the close come gets a connection reset instead of the answer (seen with httpx).
+DRAIN_LIMIT_BYTES = 1024 * 1024
+DRAIN_TIMEOUT_S = 2.0
+
 
 class ApiError(Exception):
     """Turned into `{"error": code, "detail": detail}` with `status` (and `headers`)."""
@@ -20,3 +29,44 @@ class ApiError(Exception):
 
 def unavailable(detail: str, retry_after_s: int = 2) -> ApiError:
     return ApiError(503, "model_unavailable", detail, {"Retry-After": str(retry_after_s)})
+
+
+async def send_error(send, error: ApiError) -> None:
+    """Answer with the error's JSON straight through ASGI `send` (for middlewares that refuse
+    a request before the app sees it); the connection is closed after it, as the request's
+    body may not have been read."""
+    body = json.dumps(error.body()).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
+               *((name.lower().encode("latin-1"), value.encode("latin-1"))
+                 for name, value in error.headers.items())]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def drain_body(receive, limit_bytes: int = DRAIN_LIMIT_BYTES,
+                     timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+    """Read and drop the request body; False when it was bigger than `limit_bytes`, or slower
+    than `timeout_s`, or the client left (then the answer may not reach it anyway)."""
+    async def read() -> bool:
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            received += len(message.get("body", b""))
+            if received > limit_bytes:
+                return False
+            if not message.get("more_body", False):
+                return True
+    try:
+        return await asyncio.wait_for(read(), timeout_s)
+    except TimeoutError:
+        return False
+
+
+async def refuse_unread(receive, send, error: ApiError) -> None:
+    """`send_error` for a request whose body the app never read: the body is drained first
+    (bounded) so that the client, done uploading, reads the answer."""
+    await drain_body(receive)
+    await send_error(send, error)

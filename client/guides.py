@@ -7,6 +7,9 @@ themselves are not shipped: the model repository records what the bank was made 
 (`training_data.json` beside `bank_ids.json`), and procedural training faces are redrawn
 on demand from their seed and index (deterministic), with an LRU cache. For banks made
 from real photos the guide is unavailable.
+
+Each manifold_projection version has its own bank (a hot swap can grow it), so
+`GuideLibrary` keeps one GuideSource per version, read when an answer first names it.
 """
 
 from __future__ import annotations
@@ -43,9 +46,13 @@ class GuideSource:
         self._sketch = lru_cache(maxsize=CACHED_SKETCHES)(self._render)
 
     @classmethod
-    def from_repository(cls, repository: Path) -> GuideSource | None:
-        """The guide source of a model repository, or None when it has no projection."""
-        version = latest_version(Path(repository) / PROJECTION)
+    def from_repository(cls, repository: Path, version_number: int | None = None
+                        ) -> GuideSource | None:
+        """The guide source of a projection version (default: the latest) of a model
+        repository, or None when there is no such version."""
+        model_dir = Path(repository) / PROJECTION
+        version = latest_version(model_dir) if version_number is None \
+            else model_dir / str(version_number)
         if version is None or not (version / BANK_IDS).exists():
             return None
         data_file = version / TRAINING_DATA
@@ -66,3 +73,20 @@ class GuideSource:
         if mean.shape != (size, size):
             mean = np.asarray(Image.fromarray(mean).resize((size, size)))
         return np.clip(mean, 0, 255).astype(np.uint8)
+
+
+class GuideLibrary:
+    """The guide source of each projection version of a repository, read once when needed."""
+
+    def __init__(self, repository: Path):
+        self.repository = Path(repository)
+        self._sources: dict[int | None, GuideSource] = {}
+
+    def for_version(self, version: int | None) -> GuideSource | None:
+        """The source for the bank of `version` (None: the latest version on disk)."""
+        source = self._sources.get(version)
+        if source is None:  # not read yet, or not on disk when last asked
+            source = GuideSource.from_repository(self.repository, version)
+            if source is not None:
+                self._sources[version] = source
+        return source

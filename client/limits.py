@@ -6,6 +6,9 @@ import json
 
 from client.errors import ApiError
 
+#: Set in the request state (`request.state.body_cut_off`) when the body was cut off.
+BODY_CUT_OFF = "body_cut_off"
+
 
 class BodyLimitMiddleware:
     """ASGI middleware: 413 for a body over `max_bytes`, by Content-Length up front or by
@@ -35,8 +38,10 @@ class BodyLimitMiddleware:
                 state["received"] += len(message.get("body", b""))
                 if state["received"] > self.max_bytes:
                     # Stop reading; whatever the app makes of the cut-off body (a parse
-                    # error, most likely) is replaced by the 413 below.
+                    # error, most likely) is replaced by the 413 below. BODY_CUT_OFF in the
+                    # request state tells the app not to count that error as well.
                     state["exceeded"] = True
+                    scope.setdefault("state", {})[BODY_CUT_OFF] = True
                     return {"type": "http.disconnect"}
             return message
 

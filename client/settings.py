@@ -9,7 +9,18 @@
     S2I_MODEL_REPOSITORY   where the projection's bank ids are read    model_repository
                            (for the drawing guide; optional)
     S2I_MAX_CONCURRENCY    requests processed at once (more -> 429)    8
+    S2I_RATE_LIMIT_PER_S   requests per second per client address      10
+                           (token bucket; 0 turns the limit off)
+    S2I_RATE_LIMIT_BURST   requests a client may send at once          20
+    S2I_MAX_CLIENT_CONCURRENCY  /v1 requests in flight per client       4
+                           address (more -> 429; 0 turns it off)
+    S2I_REQUEST_DEADLINE_S whole request, body upload included         30
+                           (408 while the body is still arriving, else 504)
     S2I_CORS_ORIGINS       comma-separated allowed origins             (none: CORS closed)
+
+The client address is the connection's peer, or the X-Forwarded-For address when the peer
+is a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS, default 127.0.0.1); IPv6 clients are
+grouped by /64. /healthz, /readyz and /metrics are never limited.
 """
 
 from __future__ import annotations
@@ -37,14 +48,23 @@ class Settings:
     default_t: float = DEFAULT_T
     model_repository: Path = Path("model_repository")
     max_concurrency: int = 8
+    rate_limit_per_s: float = 10.0
+    rate_limit_burst: int = 20
+    max_client_concurrency: int = 4
+    request_deadline_s: float = 30.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
         if not 0.0 <= self.default_t <= 1.0:
             raise ValueError(f"S2I_DEFAULT_T={self.default_t} must lie in [0, 1]")
-        for name in ("triton_deadline_s", "max_body_bytes", "max_pixels", "max_concurrency"):
+        for name in ("triton_deadline_s", "max_body_bytes", "max_pixels", "max_concurrency",
+                     "rate_limit_burst", "request_deadline_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("rate_limit_per_s", "max_client_concurrency"):  # 0: no limit
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (off) or positive, got "
+                                 f"{getattr(self, name)}")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -58,6 +78,12 @@ class Settings:
             default_t=float(_env("S2I_DEFAULT_T", str(cls.default_t))),
             model_repository=Path(_env("S2I_MODEL_REPOSITORY", str(cls.model_repository))),
             max_concurrency=int(_env("S2I_MAX_CONCURRENCY", str(cls.max_concurrency))),
+            rate_limit_per_s=float(_env("S2I_RATE_LIMIT_PER_S", str(cls.rate_limit_per_s))),
+            rate_limit_burst=int(_env("S2I_RATE_LIMIT_BURST", str(cls.rate_limit_burst))),
+            max_client_concurrency=int(_env("S2I_MAX_CLIENT_CONCURRENCY",
+                                            str(cls.max_client_concurrency))),
+            request_deadline_s=float(_env("S2I_REQUEST_DEADLINE_S",
+                                          str(cls.request_deadline_s))),
             cors_origins=tuple(o.strip() for o in _env("S2I_CORS_ORIGINS", "").split(",")
                                if o.strip()),
         )

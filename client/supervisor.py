@@ -120,6 +120,11 @@ class GatewayProcess:
                 env=self.env, cwd=self.cwd, start_new_session=True,
                 preexec_fn=die_with_parent)
 
+    def wait(self, timeout_s: float) -> int:
+        """Wait for the gateway to exit by itself (e.g. after SIGTERM); its exit code.
+        Raises subprocess.TimeoutExpired if it is still running after `timeout_s`."""
+        return self._process.wait(timeout=timeout_s)
+
     def wait_until_healthy(self, timeout_s: float) -> None:
         """Wait for `health_url` to answer 200; GatewayStartError if it exits or times out."""
         deadline = time.monotonic() + timeout_s

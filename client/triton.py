@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
@@ -44,7 +44,8 @@ REFUSED = ("StatusCode.INVALID_ARGUMENT",)
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """Which model answered: the ensemble's version and the export's identity parameters."""
+    """Which model answered: the ensemble's version and the export's identity parameters,
+    and (per answer, `answered_by`) the manifold_projection version whose bank was used."""
 
     name: str
     version: str
@@ -52,14 +53,22 @@ class ModelIdentity:
     precision: str
     runtime: str
     size: int  # the SKETCH side the ensemble takes
+    projection_version: str = ""  # "" when unknown (a repository without the output)
+
+    def answered_by(self, projection_version: int | None) -> ModelIdentity:
+        """This identity with the projection version one answer came from."""
+        return replace(self, projection_version="" if projection_version is None
+                       else str(projection_version))
 
     def header(self) -> str:
+        projection = f" projection={self.projection_version}" if self.projection_version else ""
         return (f"{self.name}/{self.version} weights={self.weights_id} "
-                f"precision={self.precision} runtime={self.runtime}")
+                f"precision={self.precision} runtime={self.runtime}{projection}")
 
     def as_dict(self) -> dict[str, str]:  # what a response says about its model
         return {"name": self.name, "version": self.version, "weights_id": self.weights_id,
-                "precision": self.precision, "runtime": self.runtime}
+                "precision": self.precision, "runtime": self.runtime,
+                "projection_version": self.projection_version}
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class Sketch2FaceResult:
     refined: np.ndarray  # uint8 [B, S, S]
     neighbors: np.ndarray  # int64 [B, 5, K] bank rows
     seconds: float
+    projection_version: int | None = None  # the bank the rows index (None: not reported)
 
 
 class TritonLink:
@@ -136,10 +146,13 @@ class TritonLink:
                     backoff *= 2
                     continue
                 raise translate(error, self.settings.triton_deadline_s) from None
+            version = result.as_numpy(contract.PROJECTION_VERSION)
             return Sketch2FaceResult(face=result.as_numpy(contract.FACE),
                                      refined=result.as_numpy(contract.REFINED_SKETCH),
                                      neighbors=result.as_numpy(contract.NEIGHBORS),
-                                     seconds=time.perf_counter() - started)
+                                     seconds=time.perf_counter() - started,
+                                     projection_version=None if version is None
+                                     else int(version.ravel()[0]))
         raise unavailable(f"the model server did not answer within "
                           f"{self.settings.triton_deadline_s:g} s")
 

@@ -2,9 +2,10 @@
 
 Decoding is `sketch2idol.data.imageload.load_image` (format from content, byte and pixel
 limits checked from the header before any pixel is decoded, EXIF orientation, alpha onto
-white) restricted to PNG and JPEG, then `place_drawing` finds the strokes' bounding box and
-frames them where the model expects a face. Both are CPU work: the app runs this module's
-functions off the event loop.
+white) restricted to PNG and JPEG; a decoded image that cannot hold a drawing (under
+MIN_SIDE pixels on its longer side, or no ink at all) is refused; then `place_drawing` finds
+the strokes' bounding box and frames them where the model expects a face. Both are CPU
+work: the app runs this module's functions off the event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from PIL import Image
 
 from client.errors import ApiError
 from sketch2idol.data.imageload import ImageRejected, load_image
-from sketch2idol.data.placement import place_drawing
+from sketch2idol.data.placement import INK_LEVEL, ink_box, place_drawing, to_grey
 from sketch2idol.geometry import COMPONENTS
 
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG"})
+#: The longer side of an image must have at least this many pixels to hold a drawing.
+MIN_SIDE = 16
 INCLUDE_VALUES = ("refined", "neighbors", "guide")
 #: ImageRejected reason -> HTTP status.
 STATUS_BY_REASON = {"too_large": 413, "too_many_pixels": 413, "unsupported_format": 415,
@@ -30,11 +33,24 @@ STATUS_BY_REASON = {"too_large": 413, "too_many_pixels": 413, "unsupported_forma
 def decode_drawing(data: bytes, max_bytes: int, max_pixels: int) -> np.ndarray:
     """Upload bytes -> uint8 RGB [H, W, 3]; ApiError for anything refused."""
     try:
-        return load_image(data, max_bytes=max_bytes, max_pixels=max_pixels,
-                          formats=ACCEPTED_FORMATS)
+        drawing = load_image(data, max_bytes=max_bytes, max_pixels=max_pixels,
+                             formats=ACCEPTED_FORMATS)
     except ImageRejected as rejected:
         raise ApiError(STATUS_BY_REASON.get(rejected.reason, 422), rejected.reason,
                        rejected.detail) from None
+    check_drawing(drawing)
+    return drawing
+
+
+def check_drawing(drawing: np.ndarray) -> None:
+    """422 for a decoded image no face can come from: too small, or without any ink."""
+    height, width = drawing.shape[:2]
+    if max(height, width) < MIN_SIDE:
+        raise ApiError(422, "too_small", f"the image is {width}x{height} pixels; a drawing "
+                       f"needs at least {MIN_SIDE} pixels on its longer side")
+    if ink_box(to_grey(drawing)) is None:
+        raise ApiError(422, "blank_drawing", f"the drawing has no strokes (no pixel darker "
+                       f"than grey level {INK_LEVEL}); draw a face first")
 
 
 def frame_drawing(drawing: np.ndarray, size: int) -> np.ndarray:
@@ -50,10 +66,18 @@ def t_vector(master: float | None, per_component: dict[str, float | None],
     t = np.array([base if value is None else value for value in values], np.float32)
     for name, value in zip(("t", *COMPONENTS), (base, *t)):
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            field = name if name == "t" else f"t_{name}"
-            raise ApiError(422, "invalid_t", f"{field} must be a number in [0, 1] (1 keeps the "
-                           f"drawing, 0 snaps to the learned faces), got {value}")
+            raise t_error(name if name == "t" else f"t_{name}", value)
     return t
+
+
+def t_error(field: str, value) -> ApiError:
+    """The 422 for a blend field that is not a number in [0, 1]."""
+    if isinstance(value, str):
+        shown = repr(value if len(value) <= 40 else value[:40] + "...")
+    else:
+        shown = value
+    return ApiError(422, "invalid_t", f"{field} must be a number in [0, 1] (1 keeps the "
+                    f"drawing, 0 snaps to the learned faces), got {shown}")
 
 
 def include_set(values: list[str]) -> set[str]:

@@ -130,15 +130,24 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
     return report
 
 
-def export_projection(weights: Weights, request: ExportRequest) -> dict:
-    version_dir = clean_version_dir(request.out / contract.PROJECTION / VERSION)
-    files = build_projection_artifacts(weights.bank_features, weights.bank_ids, version_dir,
-                                       request.index_policy, request.options.k,
-                                       request.options.regularisation)
-    data = version_dir / TRAINING_DATA
-    data.write_text(json.dumps(weights.info.get("data", {}), indent=1) + "\n")
+def write_projection_version(version_dir: Path, bank_ids: list[str], bank_features,
+                             data: dict, policy: IndexPolicy, k: int,
+                             regularisation: float) -> list[Path]:
+    """One manifold_projection version directory: the FAISS artifacts of a bank, what the
+    bank was made from (TRAINING_DATA), the manifest and the model.py entry point."""
+    files = build_projection_artifacts(bank_features, bank_ids, version_dir, policy, k,
+                                       regularisation)
+    (version_dir / TRAINING_DATA).write_text(json.dumps(data, indent=1) + "\n")
     write_manifest(version_dir, [*files, TRAINING_DATA])
     (version_dir / "model.py").write_text(shim_source("projection", contract.PROJECTION))
+    return files
+
+
+def export_projection(weights: Weights, request: ExportRequest) -> dict:
+    version_dir = clean_version_dir(request.out / contract.PROJECTION / VERSION)
+    files = write_projection_version(version_dir, weights.bank_ids, weights.bank_features,
+                                     weights.info.get("data", {}), request.index_policy,
+                                     request.options.k, request.options.regularisation)
     return {"rows": len(weights.bank_ids), "files": sorted(p.name for p in files)}
 
 

@@ -117,7 +117,11 @@ def network_config(name: str, options: DeploymentOptions) -> pb.ModelConfig:
 
 
 def projection_config(options: DeploymentOptions) -> pb.ModelConfig:
+    """The FAISS model. It serves its newest version only: a grown bank written as version
+    N+1 (export/bank_version.py) and loaded replaces N, which Triton unloads once N+1 is
+    ready (the ensemble's steps ask for version -1, the latest)."""
     config = _batched(_base(contract.PROJECTION, options), options)
+    config.version_policy.latest.num_versions = 1
     config.backend = "python"
     _parameters(config, {
         "k": options.k, "regularisation": options.regularisation,

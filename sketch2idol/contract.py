@@ -5,11 +5,14 @@ and write these tensors, the gateway and perf_analyzer input files use these nam
 the Kubernetes manifests are checked against them. Nothing here imports torch.
 
     SKETCH (UINT8 [S,S]) ─► encoders ─► FEATURES [5,D]
-    T (FP32 [5]) ──────────► manifold_projection ─► PROJECTED [5,D], NEIGHBORS (INT64 [5,K])
+    T (FP32 [5]) ──────────► manifold_projection ─► PROJECTED [5,D], NEIGHBORS (INT64 [5,K]),
+                                                      PROJECTION_VERSION (INT64 [1])
                            ─► decoders ─► REFINED_SKETCH (UINT8 [S,S])
                            ─► generator ─► FACE (UINT8 [S,S,3])
 
 Shapes are per request; every model also has a leading, dynamic batch axis.
+PROJECTION_VERSION is the manifold_projection version (its feature bank) that answered:
+NEIGHBORS rows index that version's bank, which a hot swap can grow (export/bank_version.py).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ T = "T"
 FEATURES = "FEATURES"
 PROJECTED = "PROJECTED"
 NEIGHBORS = "NEIGHBORS"
+PROJECTION_VERSION = "PROJECTION_VERSION"
 REFINED_SKETCH = "REFINED_SKETCH"
 FACE = "FACE"
 
@@ -82,6 +86,7 @@ def tensor_specs(size: int, k: int) -> dict[str, TensorSpec]:
         TensorSpec(FEATURES, "FP32", (components, FEATURE_DIM)),
         TensorSpec(PROJECTED, "FP32", (components, FEATURE_DIM)),
         TensorSpec(NEIGHBORS, "INT64", (components, k)),
+        TensorSpec(PROJECTION_VERSION, "INT64", (1,)),
         TensorSpec(REFINED_SKETCH, "UINT8", (size, size)),
         TensorSpec(FACE, "UINT8", (size, size, 3)),
     )}
@@ -90,10 +95,10 @@ def tensor_specs(size: int, k: int) -> dict[str, TensorSpec]:
 #: model -> (input names, output names); the ensemble's steps wire these by name.
 MODEL_IO = {
     ENCODERS: ((SKETCH,), (FEATURES,)),
-    PROJECTION: ((FEATURES, T), (PROJECTED, NEIGHBORS)),
+    PROJECTION: ((FEATURES, T), (PROJECTED, NEIGHBORS, PROJECTION_VERSION)),
     DECODERS: ((PROJECTED,), (REFINED_SKETCH,)),
     GENERATOR: ((REFINED_SKETCH,), (FACE,)),
-    ENSEMBLE: ((SKETCH, T), (FACE, REFINED_SKETCH, NEIGHBORS)),
+    ENSEMBLE: ((SKETCH, T), (FACE, REFINED_SKETCH, NEIGHBORS, PROJECTION_VERSION)),
 }
 
 

@@ -104,6 +104,7 @@ function onResult(body) {
     const bits = [`${m.name} v${m.version ?? "?"}`];
     if (m.precision) bits.push(m.precision);
     if (m.weights_id) bits.push(`weights ${m.weights_id}`);
+    if (m.projection_version) bits.push(`bank v${m.projection_version}`);
     els.modelInfo.textContent = `Model: ${bits.join(" · ")}`;
     els.modelInfo.hidden = false;
   }

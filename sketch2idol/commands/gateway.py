@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import signal
 from pathlib import Path
 
 from sketch2idol.commands.serve import port
@@ -28,6 +30,17 @@ def register(groups: argparse._SubParsersAction) -> None:
     gateway.set_defaults(handler=run_gateway)
 
 
+def log_config(level: str) -> dict:
+    """uvicorn's logging set-up plus the gateway's own `sketch2idol.*` loggers (refusals at
+    INFO, an unavailable model at WARNING) on the same stream, one line each."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sketch2idol"] = {"handlers": ["default"], "level": level.upper(),
+                                        "propagate": False}
+    return config
+
+
 def run_gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -40,9 +53,18 @@ def run_gateway(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UserError(str(error)) from None
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                            log_level=args.log_level, timeout_graceful_shutdown=30)
+                            log_level=args.log_level, timeout_graceful_shutdown=30,
+                            log_config=log_config(args.log_level))
     server = uvicorn.Server(config)
-    server.run()
+    # On SIGTERM uvicorn stops accepting connections, drains the requests in flight (up to
+    # timeout_graceful_shutdown), then raises SIGTERM again under the handler that was there
+    # before it; with the default one the process would die "killed by SIGTERM" after a
+    # clean drain. A drained stop is a clean exit: return 0.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not server.started:
         raise UserError(f"the gateway could not start on {args.host}:{args.port} "
                         "(port in use?)")

@@ -5,9 +5,14 @@ bounding box (of its ink) is found; a drawing that already fills its canvas is k
 framed (padded to a square with white); a small one is cut out with a margin so that it
 fills as much of the frame as a training sketch does, centred where training sketches
 are. The result is a uint8 [size, size] sketch, black ink on white.
+
+The square is cut at most MAX_FRAME_SIDE pixels wide: a long thin canvas (say 1,000,000 x 10,
+within any pixel limit) is shrunk first, so framing it never allocates side² bytes.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -17,6 +22,8 @@ INK_LEVEL = 128  # grey values below this are ink
 FRAMED_FRACTION = 0.6
 #: Fraction of the frame side that a training drawing's ink box spans (its larger side).
 TYPICAL_FILL = 0.9
+#: The framing square is never cut larger than this (memory); bigger ones are shrunk first.
+MAX_FRAME_SIDE = 4096
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -57,9 +64,14 @@ def place_drawing(image: np.ndarray, size: int) -> np.ndarray:
     x0, y0, x1, y1 = box
     extent = max(x1 - x0, y1 - y0)
     if extent >= FRAMED_FRACTION * max(height, width):
-        framed = square_crop(grey, width / 2, height / 2, max(height, width))
+        cx, cy, side = width / 2, height / 2, max(height, width)
     else:
-        side = max(8, round(extent / TYPICAL_FILL))
-        framed = square_crop(grey, (x0 + x1) / 2, (y0 + y1) / 2, side)
+        cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(8, round(extent / TYPICAL_FILL))
+    shrink = math.ceil(side / MAX_FRAME_SIDE)
+    if shrink > 1:
+        grey = cv2.resize(grey, (max(1, round(width / shrink)), max(1, round(height / shrink))),
+                          interpolation=cv2.INTER_AREA)
+        cx, cy, side = cx / shrink, cy / shrink, max(1, round(side / shrink))
+    framed = square_crop(grey, cx, cy, side)
     interpolation = cv2.INTER_AREA if framed.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(framed, (size, size), interpolation=interpolation)

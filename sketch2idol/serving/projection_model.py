@@ -4,7 +4,9 @@ initialize: read the config.pbtxt parameters (k, regularisation, index_device,
 search_threads; string values), verify the version directory's MANIFEST.sha256 (a bad
 artifact makes loading fail with one line naming the file), load the ProjectionEngine.
 execute: validate every request's rows, run the good ones as ONE batch, split the outputs
-back per request; a bad request gets an error response without failing the others.
+back per request; a bad request gets an error response without failing the others. Every
+answer also says which version of the model (its feature bank) made it, PROJECTION_VERSION,
+when the config declares that output (repositories exported before it existed do not).
 Custom metrics (Prometheus, on Triton's /metrics):
 
     sketch2idol_knn_search_duration_us  counter  FAISS search wall time, microseconds
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketch2idol.contract import FEATURES, NEIGHBORS, PROJECTED, T
+from sketch2idol.contract import FEATURES, NEIGHBORS, PROJECTED, PROJECTION_VERSION, T
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
@@ -76,9 +78,10 @@ class TritonPythonModel:
                     raise ValueError(f"{name} has {dim} features in the model config but the "
                                      f"bank in {version_dir} has {self.engine.dim}")
         self.output_dtypes = {
-            name: pb_utils.triton_string_to_numpy(
-                pb_utils.get_output_config_by_name(model_config, name)["data_type"])
-            for name in (PROJECTED, NEIGHBORS)}
+            name: pb_utils.triton_string_to_numpy(output_config["data_type"])
+            for name in (PROJECTED, NEIGHBORS, PROJECTION_VERSION)
+            if (output_config := pb_utils.get_output_config_by_name(model_config, name))}
+        self.version = int(args["model_version"])
         self._create_metrics({"model": args["model_name"], "version": args["model_version"]})
         indexes = self.engine.indexes
         pb_utils.Logger.log_info(
@@ -160,12 +163,15 @@ class TritonPythonModel:
         splits = np.cumsum([len(rows) for rows in features])[:-1]
         for position, request_projected, request_neighbors in zip(
                 good, np.split(projected, splits), np.split(neighbors, splits)):
-            responses[position] = pb_utils.InferenceResponse(output_tensors=[
-                pb_utils.Tensor(PROJECTED, request_projected.astype(
-                    self.output_dtypes[PROJECTED], copy=False)),
-                pb_utils.Tensor(NEIGHBORS, request_neighbors.astype(
-                    self.output_dtypes[NEIGHBORS], copy=False)),
-            ])
+            outputs = [pb_utils.Tensor(PROJECTED, request_projected.astype(
+                           self.output_dtypes[PROJECTED], copy=False)),
+                       pb_utils.Tensor(NEIGHBORS, request_neighbors.astype(
+                           self.output_dtypes[NEIGHBORS], copy=False))]
+            if PROJECTION_VERSION in self.output_dtypes:
+                outputs.append(pb_utils.Tensor(PROJECTION_VERSION, np.full(
+                    (len(request_projected), 1), self.version,
+                    self.output_dtypes[PROJECTION_VERSION])))
+            responses[position] = pb_utils.InferenceResponse(output_tensors=outputs)
         return responses
 
     @staticmethod

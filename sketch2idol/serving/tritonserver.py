@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,8 +322,16 @@ class TritonServer:
 
     def is_ready(self, timeout_s: float = 1.0) -> bool:
         """Whether /v2/health/ready answers 200 (with strict readiness: all models loaded)."""
+        return self._health_answers("ready", timeout_s)
+
+    def is_live(self, timeout_s: float = 1.0) -> bool:
+        """Whether /v2/health/live answers 200 (the server runs, whatever its models do)."""
+        return self._health_answers("live", timeout_s)
+
+    def _health_answers(self, check: str, timeout_s: float) -> bool:
         try:
-            with _DIRECT.open(f"{self.http_url}/v2/health/ready", timeout=timeout_s) as response:
+            with _DIRECT.open(f"{self.http_url}/v2/health/{check}",
+                              timeout=timeout_s) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -370,8 +378,12 @@ class TritonServer:
                 raise TritonStartError(f"{name} port {self.host}:{port} is already in use")
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self, timeout_s: float | None = None) -> TritonServer:
-        """Start Triton and wait until it is ready; on any failure stop it and raise."""
+    def start(self, timeout_s: float | None = None, wait_for: str = "ready") -> TritonServer:
+        """Start Triton and wait until it is ready (wait_for="live": only until it answers,
+        e.g. to look at a server whose models failed, run with --exit-on-error=false); on any
+        failure stop it and raise."""
+        if wait_for not in ("ready", "live"):
+            raise ValueError(f"wait_for must be 'ready' or 'live', got {wait_for!r}")
         self.check_startable()
         installation = locate_triton()
         backend_dir = prepare_backend_directory(installation, self.work_dir)
@@ -383,22 +395,23 @@ class TritonServer:
                 self.command(installation, backend_dir), env=triton_environment(installation),
                 stdin=subprocess.DEVNULL, stdout=self._console, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=die_with_parent)
-            self._wait_until_ready(self.ready_timeout_s if timeout_s is None else timeout_s)
+            self._wait_until(self.is_ready if wait_for == "ready" else self.is_live, wait_for,
+                             self.ready_timeout_s if timeout_s is None else timeout_s)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_ready(self, timeout_s: float) -> None:
+    def _wait_until(self, answers: Callable[[], bool], state: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not self.is_ready():
+        while not answers():
             code = self._process.poll()
             if code is not None:
                 raise TritonStartError(f"tritonserver {describe_exit(code)} while starting: "
                                        f"{self.failure_reason()} (log: {self.log_file})")
             if time.monotonic() > deadline:
                 self.stop()  # flushes the log, so the reason below is complete
-                raise TritonStartError(f"tritonserver was not ready after {timeout_s:g} s: "
+                raise TritonStartError(f"tritonserver was not {state} after {timeout_s:g} s: "
                                        f"{self.failure_reason()} (log: {self.log_file})")
             time.sleep(POLL_INTERVAL_S)
 

@@ -1,0 +1,116 @@
+"""What the gateway's OpenAPI document (/openapi.json) promises, so that a client (or a fuzzer)
+can hold every answer to it: the response bodies as pydantic models, every status a route
+can answer, the multipart encoding of the drawing and the rules of the faces form that
+FastAPI cannot derive from the handler's signature (unknown fields are refused; `include`
+takes comma-separated lists).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+#: What `client.uploads.include_set` accepts in one `include` field: comma-separated values,
+#: blank parts and surrounding whitespace ignored (Python `\s` is exactly `str.isspace`).
+INCLUDE_PATTERN = r"^\s*(refined|neighbors|guide)?\s*(,\s*(refined|neighbors|guide)?\s*)*$"
+#: Content types the drawing may be sent as (it is recognised by content all the same).
+SKETCH_CONTENT_TYPES = "image/png, image/jpeg"
+#: A JSON string that holds a PNG (JSON Schema's content annotations).
+BASE64_PNG = {"contentEncoding": "base64", "contentMediaType": "image/png"}
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a short machine code and a sentence for people."""
+
+    error: str = Field(description="short code, e.g. too_large, unsupported_format, invalid_t")
+    detail: str = Field(description="what was wrong, in a sentence")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+
+class ModelIdentity(BaseModel):
+    name: str
+    version: str
+    weights_id: str
+    precision: str
+    runtime: str
+
+
+class FaceJson(BaseModel):
+    """The JSON answer (`Accept: application/json`); the extras only when `include` asks."""
+
+    face: str = Field(description="the face, a base64 PNG", json_schema_extra=BASE64_PNG)
+    refined: str = Field(None, description="the refined sketch, a base64 PNG "
+                         "(include=refined)", json_schema_extra=BASE64_PNG)
+    neighbors: dict[str, list[int]] = Field(None, description="per component, the feature "
+                                            "bank rows of its K neighbours (include=neighbors)")
+    neighbor_ids: dict[str, list[str]] = Field(None, description="the same neighbours as "
+                                               "training sample ids (include=neighbors)")
+    guide: str | None = Field(None, description="the drawing guide, a base64 PNG, or null "
+                              "when the training sketches are not at hand (include=guide)",
+                              json_schema_extra=BASE64_PNG)
+    timings_ms: dict[str, float]
+    model: ModelIdentity
+
+
+ERRORS = {
+    400: ("bad_request", "the multipart body cannot be parsed"),
+    408: ("request_timeout", "the body did not arrive within the request deadline"),
+    413: ("too_large", "the body or the image is too large"),
+    415: ("unsupported_format", "the drawing is not a PNG or JPEG"),
+    422: ("invalid_t", "a bad or unknown field, or an unreadable image"),
+    429: ("rate_limited", "too many requests from this client, or in progress (see "
+                          "Retry-After)"),
+    502: ("model_error", "the model server failed on this request"),
+    503: ("model_unavailable", "Triton is down or not ready (see Retry-After)"),
+    504: ("deadline_exceeded", "not answered within the request deadline"),
+}
+
+
+def error_responses(*statuses: int) -> dict[int, dict]:
+    """FastAPI `responses` entries: each status with the JSON `ErrorBody` and an example."""
+    return {status: {"model": ErrorBody, "description": ERRORS[status][1],
+                     "content": {"application/json": {"example": {
+                         "error": ERRORS[status][0],
+                         "detail": "a sentence saying what was wrong"}}}}
+            for status in statuses}
+
+
+FACES_RESPONSES = {
+    200: {"model": FaceJson,
+          "description": "the face as a PNG; with `Accept: application/json`, JSON with extras",
+          "content": {"image/png": {"schema": {"type": "string",
+                                               "contentMediaType": "image/png"}}}},
+    **error_responses(400, 408, 413, 415, 422, 429, 502, 503, 504),
+}
+FACES_OPENAPI_EXTRA = {"requestBody": {"content": {"multipart/form-data": {
+    "encoding": {"sketch": {"contentType": SKETCH_CONTENT_TYPES}}}}}}
+
+
+def close_form(schema: dict, path: str) -> None:
+    """The multipart form of POST `path` in `schema` refuses unknown fields (as
+    `check_form_fields` does) and `include` carries its pattern (as `include_set` reads it)."""
+    body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+    form = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    form["additionalProperties"] = False
+    form["properties"]["include"]["items"] = {"type": "string", "pattern": INCLUDE_PATTERN}
+
+
+def install(app: FastAPI, form_path: str) -> None:
+    """`app.openapi()` (what /openapi.json and /docs serve) with `close_form` applied."""
+    build = app.openapi  # FastAPI's own: builds the document once and caches it
+
+    def openapi() -> dict:
+        schema = build()
+        close_form(schema, form_path)  # idempotent
+        return schema
+
+    app.openapi = openapi
