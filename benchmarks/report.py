@@ -332,7 +332,8 @@ def op_profile_section(profile: dict) -> str:
         "optimisations (\"Conv\" includes its fused NCHWc convolutions), with the MACs of "
         "each convolution kind counted in the graph (G op/s = MACs × 2 / kernel time; – where "
         "shape inference could not count them). Kinds under 2% are left out. Wall time per "
-        f"run: {walls}.", "",
+        f"run with the profiler on (it adds a little per node, so small-node graphs such as "
+        f"the decoders look slower than in the variants table): {walls}.", "",
         table(["network", "precision", "operator", "ms", "share", "G MACs", "G op/s"], rows),
         ""])
 

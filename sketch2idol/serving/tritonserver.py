@@ -223,13 +223,9 @@ def die_with_parent() -> None:
         pass
 
 
-def _stub_shm_regions(pgid: int) -> list[Path]:
-    """The /dev/shm regions of the Python-backend stubs alive in a process group.
-
-    Triton creates one region per model instance and removes it when it unloads the model;
-    a killed Triton leaves them behind, so stop() removes those of the stubs it kills.
-    """
-    regions = []
+def stub_processes(pgid: int) -> dict[int, list[bytes]]:
+    """pid -> command line of the Python-backend stubs alive in a process group."""
+    stubs = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -239,9 +235,19 @@ def _stub_shm_regions(pgid: int) -> list[Path]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile
             continue
-        if len(argv) > 2 and argv[0].endswith(STUB_NAME.encode()):
-            regions.append(Path("/dev/shm") / os.fsdecode(argv[2]))
-    return regions
+        if argv[0].endswith(STUB_NAME.encode()):
+            stubs[int(entry.name)] = argv
+    return stubs
+
+
+def _stub_shm_regions(pgid: int) -> list[Path]:
+    """The /dev/shm regions of the Python-backend stubs alive in a process group.
+
+    Triton creates one region per model instance and removes it when it unloads the model;
+    a killed Triton leaves them behind, so stop() removes those of the stubs it kills.
+    """
+    return [Path("/dev/shm") / os.fsdecode(argv[2])
+            for argv in stub_processes(pgid).values() if len(argv) > 2]
 
 
 class TritonServer:

@@ -10,6 +10,7 @@ import types
 import faiss
 import numpy as np
 import pytest
+from triton_stand_in import FakeTensor
 
 from sketch2idol import manifold
 from sketch2idol.contract import FEATURE_DIM, FEATURES, NEIGHBORS, NUMPY_DTYPES, PROJECTED, T
@@ -215,17 +216,6 @@ def test_serving_modules_do_not_import_torch():
 
 
 # The Triton adapter, with a stand-in for the stub-only triton_python_backend_utils.
-
-class FakeTensor:
-    def __init__(self, name, array):
-        self._name, self._array = name, array
-
-    def name(self):
-        return self._name
-
-    def as_numpy(self):
-        return self._array
-
 
 class FakeMetric:
     def __init__(self, family, labels, buckets=None):

@@ -8,19 +8,9 @@ from __future__ import annotations
 import types
 
 import numpy as np
+from triton_stand_in import FakeTensor
 
 from sketch2idol.serving.onnx_model import TritonPythonModel
-
-
-class FakeTensor:
-    def __init__(self, name, array):
-        self._name, self._array = name, array
-
-    def name(self):
-        return self._name
-
-    def as_numpy(self):
-        return self._array
 
 
 class FakeError:

@@ -12,9 +12,7 @@ config), checked against sketch2idol/contract.py.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -25,7 +23,7 @@ from tritonclient.utils import InferenceServerException
 
 from export.samples import HELDOUT_SEED, render_sketches
 from sketch2idol import contract
-from sketch2idol.serving.tritonserver import STUB_NAME
+from sketch2idol.serving.tritonserver import stub_processes
 
 MODELS = (contract.ENSEMBLE, *contract.COMPOSING_MODELS)
 PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
@@ -58,19 +56,7 @@ class BadRequest:
 
 def stub_pids(pgid: int) -> set[int]:
     """The Python-backend stubs alive in Triton's process group."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if argv0.endswith(STUB_NAME.encode()):
-            pids.add(int(entry.name))
-    return pids
+    return set(stub_processes(pgid))
 
 
 @pytest.fixture(scope="module")
