@@ -53,16 +53,20 @@ class IndexPolicy:
     """Which FAISS index each component bank gets, and where it is searched.
 
     Banks of up to `exact_max_rows` rows get an exact IndexFlatL2 (neighbours identical to
-    the NumPy oracle); bigger banks get the `approximate` kind. The defaults are starting
-    points only: recall@K against the exact index and latency on the real banks (the
-    benchmarks) decide them.
+    the NumPy oracle); bigger banks get the `approximate` kind. The defaults come from
+    `python -m benchmarks.bench_knn --profile full` (BENCHMARKS.md, "KNN at scale", one
+    search thread): exact search costs ~0.9 ms per query at 10k rows but ~16 ms at 100k, so
+    it stops at 10,000 rows (the shipped 5,000-row bank stays exact); HNSW M=32 with
+    efSearch 32 was the fastest setting with recall@10 >= 0.95 at both 100k (0.99, 4.6 ms
+    per batch of 32) and 1M rows (0.975, 9.5 ms, vs 3.3 s for NumPy), where M=16 needed
+    efSearch 64 (12.6 ms at 1M) and IVF several times the search time for that recall.
     """
 
-    exact_max_rows: int = 50_000
+    exact_max_rows: int = 10_000
     approximate: str = "hnsw"  # "hnsw" or "ivf"
     hnsw_m: int = 32  # graph degree
     hnsw_ef_construction: int = 200
-    hnsw_ef_search: int = 128  # FAISS searches with max(efSearch, K)
+    hnsw_ef_search: int = 32  # FAISS searches with max(efSearch, K)
     ivf_nlist: int = 1024  # capped at rows // 39 so every list trains on enough points
     ivf_nprobe: int = 32
     device: str = "auto"  # "auto": GPU when faiss has one; "cpu"; "gpu": GPU or fail
