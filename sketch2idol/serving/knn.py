@@ -57,7 +57,7 @@ class IndexPolicy:
     `python -m benchmarks.bench_knn --profile full` (BENCHMARKS.md, "KNN at scale", one
     search thread): exact search costs ~0.9 ms per query at 10k rows but ~16 ms at 100k, so
     it stops at 10,000 rows (the shipped 5,000-row bank stays exact); HNSW M=32 with
-    efSearch 32 was the fastest setting with recall@10 >= 0.95 at both 100k (0.99, 4.6 ms
+    efSearch 32 was the fastest setting with recall@10 >= 0.95 at both 100k (0.99, 4.9 ms
     per batch of 32) and 1M rows (0.975, 9.5 ms, vs 3.3 s for NumPy), where M=16 needed
     efSearch 64 (12.6 ms at 1M) and IVF several times the search time for that recall.
     """
