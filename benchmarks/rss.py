@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sketch2idol.serving.tritonserver import STUB_NAME
+from sketch2idol.serving.tritonserver import STUB_NAME, stub_processes
 
 PROC = Path("/proc")
 
@@ -52,22 +52,6 @@ def memory_kib(pid: int) -> tuple[int, int] | None:
     return fields["VmRSS"], fields.get("RssAnon", 0)
 
 
-def _command_line(pid: int) -> list[str]:
-    try:
-        raw = (PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        stat = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rpartition(")")[2].split()[1])  # the name in (...) may hold spaces
-
-
 def stub_identity(argv: list[str]) -> tuple[str, str] | None:
     """(model, instance) of a Python-backend stub's command line, None for anything else.
 
@@ -86,12 +70,10 @@ def python_stubs(triton_pid: int) -> dict[str, int]:
     """The Python-backend stubs tritonserver started, by model name (instance name where a
     model runs several)."""
     found: list[tuple[str, str, int]] = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or _parent(int(entry.name)) != triton_pid:
-            continue
-        identity = stub_identity(_command_line(int(entry.name)))
+    for pid, argv in stub_processes(parent=triton_pid).items():
+        identity = stub_identity([part.decode(errors="replace") for part in argv if part])
         if identity:
-            found.append((*identity, int(entry.name)))
+            found.append((*identity, pid))
     per_model: dict[str, int] = {}
     for model, _, _ in found:
         per_model[model] = per_model.get(model, 0) + 1

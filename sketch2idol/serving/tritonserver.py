@@ -223,20 +223,34 @@ def die_with_parent() -> None:
         pass
 
 
-def stub_processes(pgid: int) -> dict[int, list[bytes]]:
-    """pid -> command line of the Python-backend stubs alive in a process group."""
+def parent_pid(pid: int) -> int | None:
+    """The parent of a process (from /proc/<pid>/stat), None when it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])  # the name in (...) may hold spaces
+
+
+def stub_processes(pgid: int | None = None, parent: int | None = None
+                   ) -> dict[int, list[bytes]]:
+    """pid -> command line of the Python-backend stubs alive in process group `pgid` and/or
+    started by `parent` (a killed Triton's orphaned stubs keep only their group)."""
     stubs = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
+        pid = int(entry.name)
         try:
-            if os.getpgid(int(entry.name)) != pgid:
+            if pgid is not None and os.getpgid(pid) != pgid:
+                continue
+            if parent is not None and parent_pid(pid) != parent:
                 continue
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile
             continue
         if argv[0].endswith(STUB_NAME.encode()):
-            stubs[int(entry.name)] = argv
+            stubs[pid] = argv
     return stubs
 
 

@@ -16,17 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import numpy as np
 from gateway_process import start_gateway
-from image_bytes import encode
-from PIL import Image
 
 from client.supervisor import GatewayProcess
 from sketch2idol.serving.tritonserver import TritonServer, free_ports
-
-
-def png_payloads(sketches: np.ndarray) -> list[bytes]:
-    return [encode(Image.fromarray(sketch), "PNG") for sketch in sketches]
 
 
 def copy_repository(repository: Path, destination: Path) -> Path:

@@ -22,7 +22,6 @@ import tritonclient.grpc as grpcclient
 from fault_stack import (
     assert_no_traceback,
     copy_repository,
-    png_payloads,
     readyz,
     report_figures,
     seconds,
@@ -32,6 +31,7 @@ from fault_stack import (
 from fault_traffic import Traffic, describe, ok_count, tally
 from tritonclient.utils import InferenceServerException
 
+from benchmarks.loadgen import png_payloads
 from export.samples import HELDOUT_SEED, render_sketches
 from sketch2idol import contract
 from sketch2idol.serving.tritonserver import startup_errors

@@ -17,7 +17,6 @@ import time
 import httpx
 from fault_stack import (
     assert_no_traceback,
-    png_payloads,
     report_figures,
     seconds,
     triton_and_gateway,
@@ -25,6 +24,7 @@ from fault_stack import (
 )
 from fault_traffic import post_sketch
 
+from benchmarks.loadgen import png_payloads
 from export.samples import HELDOUT_SEED, render_sketches
 
 IN_FLIGHT = 4

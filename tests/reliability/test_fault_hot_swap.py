@@ -25,7 +25,6 @@ import tritonclient.grpc as grpcclient
 from fault_stack import (
     assert_no_traceback,
     copy_repository,
-    png_payloads,
     report_figures,
     seconds,
     triton_and_gateway,
@@ -33,6 +32,7 @@ from fault_stack import (
 )
 from fault_traffic import Traffic, describe, ok_count, tally
 
+from benchmarks.loadgen import png_payloads
 from export.repository import TRAINING_DATA
 from sketch2idol import contract
 from sketch2idol.data import dataset

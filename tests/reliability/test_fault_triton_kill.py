@@ -15,7 +15,6 @@ import time
 import pytest
 from fault_stack import (
     assert_no_traceback,
-    png_payloads,
     readyz,
     report_figures,
     seconds,
@@ -25,6 +24,7 @@ from fault_stack import (
 )
 from fault_traffic import Traffic, describe, ok_count, tally
 
+from benchmarks.loadgen import png_payloads
 from export.samples import HELDOUT_SEED, render_sketches
 
 DEADLINE_S = 3.0  # S2I_TRITON_DEADLINE_S for these tests
