@@ -17,9 +17,12 @@ import numpy as np
 
 DEFAULT_K = 10
 DEFAULT_REGULARISATION = 1e-3
-#: Extra candidates ranked exactly in nearest_neighbours, so ties at the K-th place and
-#: rounding in the fast distance expansion cannot change which rows are returned.
+#: Extra candidates ranked exactly in nearest_neighbours (and in the FAISS exact index), so
+#: ties at the K-th place and rounding in the fast distance expansion cannot change which
+#: rows are returned.
 TIE_MARGIN = 16
+#: exact_distances works through this many float64 differences at a time (in cache).
+_CHUNK_ELEMENTS = 2**15
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,94 @@ class Projection:
     distances: np.ndarray  # [B, K] squared L2 distances to the neighbours
 
 
+# The neighbour order, the same on every CPU. Fast distances (|q|^2 - 2 q.b + |b|^2 in
+# float32: NumPy's matrix product here, FAISS's SIMD loops or BLAS in serving) round
+# differently with the SIMD width, BLAS kernels and blocking, even for identical bank rows,
+# so they only shortlist. The order is decided by `exact_distances`: float64 sums of squared
+# differences, computed row by row the same way on every machine, so identical rows get
+# identical distances. Nearest first; rows at equal distance go to the lower row.
+
+def exact_distances(queries: np.ndarray, bank: np.ndarray,
+                    candidates: np.ndarray) -> np.ndarray:
+    """Squared L2 distances [B, S] float64 from each query [B, D] to its candidate bank rows
+    (candidates [B, S] row numbers of bank [M, D]), computed directly: sum over D of
+    (bank row - query)^2 in float64, a fixed summation order for every row."""
+    queries = np.asarray(queries, np.float64)
+    candidates = np.asarray(candidates)
+    distances = np.empty(candidates.shape, np.float64)
+    step = max(1, _CHUNK_ELEMENTS // max(1, candidates.shape[1] * queries.shape[1]))
+    for start in range(0, len(candidates), step):
+        rows = slice(start, start + step)
+        differences = np.asarray(bank[candidates[rows]], np.float64)
+        differences -= queries[rows, None, :]
+        np.square(differences, out=differences)
+        differences.sum(axis=2, out=distances[rows])
+    return distances
+
+
+def expansion_error_bound(query_norms: np.ndarray, max_bank_norm: float,
+                          dim: int) -> np.ndarray:
+    """An upper bound [B] on how far a float32 |q|^2 - 2 q.b + |b|^2 can be from the true
+    squared distance, for any bank row and any summation order or FMA use (a D-term float32
+    dot product errs by at most gamma_D = D u / (1 - D u) of its terms' magnitudes, u = 2^-24;
+    the two additions by u each): (2 gamma_D + 4 u) (|q|^2 + |b|^2), doubled for slack."""
+    unit = 2.0**-24
+    gamma = dim * unit / (1.0 - dim * unit)
+    return 2.0 * (2.0 * gamma + 4.0 * unit) * (np.asarray(query_norms, np.float64)
+                                               + max_bank_norm)
+
+
+def rank_shortlist(queries: np.ndarray, bank: np.ndarray, candidates: np.ndarray, k: int,
+                   shortlist_distances: np.ndarray | None = None,
+                   max_bank_norm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The K nearest bank rows of each query among its candidates, by `exact_distances`,
+    ties by the lower row: (ids [B, K] int64, squared distances [B, K] float64).
+
+    shortlist_distances [B, S]: the fast (float32 expansion) distances the candidates were
+    selected by, when they are the S nearest of a bigger bank; max_bank_norm: the largest
+    squared norm of a bank row. A query whose K-th exact distance comes within the
+    expansion's rounding bound of its farthest candidate might have a row outside the
+    shortlist as near as its K-th; it is ranked over the whole bank instead.
+    """
+    queries = np.asarray(queries, np.float32)
+    candidates = np.asarray(candidates, np.int64)
+    distances = exact_distances(queries, bank, candidates)
+    order = np.lexsort((candidates, distances), axis=1)[:, :k]
+    ids = np.take_along_axis(candidates, order, axis=1)
+    distances = np.take_along_axis(distances, order, axis=1)
+    if shortlist_distances is not None and candidates.shape[1] < len(bank):
+        if max_bank_norm is None:
+            max_bank_norm = float(np.einsum("md,md->m", bank, bank, dtype=np.float64).max())
+        query_norms = np.einsum("bd,bd->b", queries, queries, dtype=np.float64)
+        bound = expansion_error_bound(query_norms, max_bank_norm, queries.shape[1])
+        farthest = np.asarray(shortlist_distances, np.float64).max(axis=1)
+        for row in np.flatnonzero(distances[:, -1] >= farthest - bound):
+            ids[row], distances[row] = _rank_whole_bank(queries[row], bank, k)
+    return ids, distances
+
+
+def _rank_whole_bank(query: np.ndarray, bank: np.ndarray,
+                     k: int) -> tuple[np.ndarray, np.ndarray]:
+    """rank_shortlist's fallback for one query [D]: exact distances to every bank row (in
+    chunks), then the K nearest with all rows tied at the K-th place ranked by row."""
+    chunk = max(1, 4 * _CHUNK_ELEMENTS // max(1, bank.shape[1]))
+    distances = np.concatenate([
+        exact_distances(query[None], bank, np.arange(start, min(start + chunk, len(bank)))[None])[0]
+        for start in range(0, len(bank), chunk)])
+    kth = np.partition(distances, k - 1)[k - 1]
+    candidates = np.flatnonzero(distances <= kth)  # the K nearest and everything tied with them
+    order = np.lexsort((candidates, distances[candidates]))[:k]
+    return candidates[order], distances[candidates[order]]
+
+
 def nearest_neighbours(queries: np.ndarray, bank: np.ndarray,
                        k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact K nearest bank rows of each query: (ids [B, K] int64, squared distances [B, K]).
+    """Exact K nearest bank rows of each query: (ids [B, K] int64, squared distances [B, K]
+    float32), nearest first.
 
-    Ties are broken by the lower bank row, so the result is deterministic.
+    Distances are ranked as `exact_distances` computes them (float64, the same on every
+    CPU); rows at equal distance (identical bank rows, for one) go to the lower row, so the
+    result is deterministic and machine-independent.
     """
     queries = np.asarray(queries, np.float32)
     bank = np.asarray(bank, np.float32)
@@ -43,22 +129,21 @@ def nearest_neighbours(queries: np.ndarray, bank: np.ndarray,
                          "[M, D] with the same D")
     if not 1 <= k <= len(bank):
         raise ValueError(f"k={k} must be between 1 and the bank size {len(bank)}")
-    distances = (np.einsum("bd,bd->b", queries, queries)[:, None]
-                 - 2.0 * queries @ bank.T
-                 + np.einsum("md,md->m", bank, bank)[None, :])
-    # The expansion above is fast but rounds: duplicate bank rows can get different values.
-    # Shortlist generously with it, then rank the shortlist by directly computed distances,
-    # where equal rows are exactly equal and the tie rule (lower row first) holds.
     shortlist = min(len(bank), k + TIE_MARGIN)
-    if shortlist < len(bank):
-        candidates = np.argpartition(distances, shortlist - 1, axis=1)[:, :shortlist]
-    else:
-        candidates = np.broadcast_to(np.arange(len(bank)), distances.shape)
-    differences = bank[candidates] - queries[:, None, :]
-    candidate_distances = np.einsum("bkd,bkd->bk", differences, differences)
-    order = np.lexsort((candidates, candidate_distances), axis=1)[:, :k]
-    ids = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
-    return ids, np.take_along_axis(candidate_distances, order, axis=1)
+    if shortlist == len(bank):  # every row is a candidate
+        candidates = np.broadcast_to(np.arange(len(bank)), (len(queries), len(bank)))
+        ids, distances = rank_shortlist(queries, bank, candidates, k)
+        return ids, distances.astype(np.float32)
+    # The expansion is fast but rounds (duplicate bank rows can get different values): it
+    # shortlists generously, and rank_shortlist orders the shortlist exactly.
+    bank_norms = np.einsum("md,md->m", bank, bank)
+    fast = (np.einsum("bd,bd->b", queries, queries)[:, None] - 2.0 * queries @ bank.T
+            + bank_norms[None, :])
+    candidates = np.argpartition(fast, shortlist - 1, axis=1)[:, :shortlist]
+    ids, distances = rank_shortlist(queries, bank, candidates, k,
+                                    np.take_along_axis(fast, candidates, axis=1),
+                                    float(bank_norms.max()))
+    return ids, distances.astype(np.float32)
 
 
 def locally_linear_weights(queries: np.ndarray, neighbours: np.ndarray,

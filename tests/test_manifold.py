@@ -15,7 +15,7 @@ def test_nearest_neighbours_match_a_plain_sort(bank):
     for q, row_ids, row_d in zip(queries, ids, distances):
         exact = ((bank.astype(np.float64) - q) ** 2).sum(1)
         assert list(row_ids) == list(np.argsort(exact, kind="stable")[:10])
-        np.testing.assert_allclose(row_d, exact[row_ids], rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(row_d, exact[row_ids], rtol=1e-7, atol=0)
     assert ids.dtype == np.int64
 
 
@@ -99,3 +99,49 @@ def test_duplicate_bank_rows_tie_and_the_lower_row_comes_first():
         for row, (found, found_distances) in enumerate(zip(ids, distances)):
             assert list(found) == [row + 40 * copy for copy in range(k)]
             assert np.all(found_distances == found_distances[0])
+
+
+def test_more_copies_than_the_shortlist_holds_go_to_the_lowest_rows():
+    rng = np.random.default_rng(5)
+    bank = rng.normal(size=(200, 16)).astype(np.float32)
+    copies = np.sort(rng.choice(np.arange(1, 200), manifold.TIE_MARGIN + 20, replace=False))
+    bank[copies] = bank[0]
+    queries = (bank[:1] + rng.normal(0, 0.01, (3, 16))).astype(np.float32)
+    ids, distances = manifold.nearest_neighbours(queries, bank, 10)
+    assert (ids == [0, *copies[:9]]).all()
+    assert (distances == distances[:, :1]).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_shortlist_rounded_another_way_gives_the_same_neighbours(seed):
+    # Another CPU's fast distances (other SIMD width, other BLAS blocking) may be off by up
+    # to the expansion's rounding bound: the shortlist changes, the neighbours must not.
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(60, 32)).astype(np.float32)
+    bank = np.concatenate([base] * 3 + [np.repeat(base[:1], 30, axis=0)])  # ties everywhere
+    queries = np.concatenate([base[:6], base[:6] + rng.normal(0, 0.05, (6, 32))]
+                             ).astype(np.float32)
+    expected_ids, expected_distances = manifold.nearest_neighbours(queries, bank, 10)
+    every_row = np.broadcast_to(np.arange(len(bank)), (len(queries), len(bank)))
+    exact = manifold.exact_distances(queries, bank, every_row)
+    norms = np.einsum("md,md->m", bank, bank, dtype=np.float64)
+    bound = manifold.expansion_error_bound(np.einsum("bd,bd->b", queries, queries), norms.max(),
+                                           bank.shape[1])
+    fast = exact + rng.uniform(-1, 1, exact.shape) * bound[:, None]
+    candidates = np.argsort(fast, axis=1)[:, :10 + manifold.TIE_MARGIN]
+    ids, distances = manifold.rank_shortlist(queries, bank, candidates, 10,
+                                             np.take_along_axis(fast, candidates, axis=1),
+                                             norms.max())
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_array_equal(distances.astype(np.float32), expected_distances)
+
+
+def test_ordinary_queries_are_ranked_from_the_shortlist_alone(bank, monkeypatch):
+    # The whole-bank ranking is for ties at the shortlist's edge, not the common case.
+    ranked = []
+    rank_whole_bank = manifold._rank_whole_bank
+    monkeypatch.setattr(manifold, "_rank_whole_bank",
+                        lambda *args: ranked.append(1) or rank_whole_bank(*args))
+    queries = np.random.default_rng(6).normal(size=(50, 64)).astype(np.float32)
+    manifold.nearest_neighbours(np.concatenate([queries, bank[:50]]), bank, 10)
+    assert not ranked

@@ -10,8 +10,12 @@ Artifacts (all in one directory, the Triton model version directory):
     projection.json           k, regularisation, dims, rows, index kinds, policy, faiss version
 
 The maths (weights, weighted sum, blend) is sketch2idol.manifold's; the exact index returns
-the same neighbours in the same order as manifold.nearest_neighbours. Nothing here imports
-torch or Triton.
+the same neighbours in the same order as manifold.nearest_neighbours, on every CPU: FAISS's
+distances round differently with the SIMD width (AVX2, AVX-512) and between its per-query
+loops and its BLAS path, even for identical bank rows, so FAISS only shortlists K +
+manifold.TIE_MARGIN rows and manifold.rank_shortlist orders them by float64 distances
+computed directly (nearest first, rows at equal distance by the lower row). Nothing here
+imports torch or Triton.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ INDEX_KINDS = ("flat", "hnsw", "ivf")
 #: Exact search switches from per-query loops to one BLAS matrix product at this many
 #: queries (FAISS 1.15's default switches at 250 queries of 512 dims). Measured with
 #: benchmarks/bench_faiss_blas.py on the default remainder bank (5000 x 512, 1 thread,
-#: 2-core Xeon): loops 0.39 / 1.51 / 12.5 ms at batch 1 / 4 / 32, BLAS 1.34 / 1.77 / 6.3.
+#: 2-core Xeon, AVX-512): loops 0.39 / 1.51 / 12.5 ms at batch 1 / 4 / 32, BLAS 1.34 /
+#: 1.77 / 6.3.
 #: FAISS 1.15 compares queries x dimension with its threshold (found by measurement), and
 #: the setting is process-wide, which is fine: each Triton model instance is a process.
 BLAS_MIN_QUERIES = 4
@@ -223,6 +228,11 @@ class ComponentIndexes:
         self.dim = int(config["feature_dim"])
         self.kind = config["index_kind"]
         self.exact_fallbacks = 0  # query rows an approximate index returned too few ids for
+        # Largest squared row norm per component, for rank_shortlist's rounding bound (only
+        # the exact index shortlists).
+        self.max_norms = [float(np.einsum("md,md->m", component_vectors, component_vectors,
+                                          dtype=np.float64).max())
+                          if self.kind == "flat" else None for component_vectors in vectors]
         self._gpu_resources = gpu_resources  # must outlive the GPU indexes
 
     @classmethod
@@ -277,7 +287,11 @@ class ComponentIndexes:
         k unless given).
 
         One FAISS search per component over the whole batch. Returns (ids [B, C, K] int64,
-        squared L2 distances [B, C, K] float32), nearest first, exact ties by the lower row.
+        squared L2 distances [B, C, K] float32), nearest first by manifold.exact_distances,
+        rows at equal distance (identical bank rows, for one) by the lower row, whatever the
+        CPU, batch size or device. The exact index searches K + manifold.TIE_MARGIN rows and
+        ranks them (a query whose shortlist cannot be shown to hold every row as near as its
+        K-th is ranked over the whole bank); an approximate index's K rows are only ordered.
         """
         k = int(self.config["k"]) if k is None else k
         if not 1 <= k <= self.rows:
@@ -286,18 +300,20 @@ class ComponentIndexes:
         queries = np.ascontiguousarray(np.asarray(features, np.float32).transpose(1, 0, 2))
         ids = np.empty((batch, len(COMPONENTS), k), np.int64)
         distances = np.empty((batch, len(COMPONENTS), k), np.float32)
+        exact = self.kind == "flat"
+        shortlist = min(self.rows, k + manifold.TIE_MARGIN) if exact else k
         for component, (index, component_queries) in enumerate(zip(self.indexes, queries)):
-            found_distances, found_ids = index.search(component_queries, k)
+            bank = np.asarray(self.vectors[component])  # a plain view: cheaper to index
+            found_distances, found_ids = index.search(component_queries, shortlist)
             missing = (found_ids < 0).any(axis=1)
             if missing.any():  # an approximate index reached fewer than K rows
                 self.exact_fallbacks += int(missing.sum())
                 found_ids[missing], found_distances[missing] = manifold.nearest_neighbours(
-                    component_queries[missing], self.vectors[component], k)
-            # The oracle's order: nearest first, exact ties by the lower row (FAISS 1.15 CPU
-            # already does this; GPU k-selection does not promise it).
-            order = np.lexsort((found_ids, found_distances), axis=1)
-            ids[:, component] = np.take_along_axis(found_ids, order, axis=1)
-            distances[:, component] = np.take_along_axis(found_distances, order, axis=1)
+                    component_queries[missing], bank, k)
+            ids[:, component], component_distances = manifold.rank_shortlist(
+                component_queries, bank, found_ids, k,
+                found_distances if exact else None, self.max_norms[component])
+            distances[:, component] = component_distances
         return ids, distances
 
 

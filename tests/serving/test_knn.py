@@ -10,6 +10,7 @@ import types
 import faiss
 import numpy as np
 import pytest
+from safetensors.numpy import load_file as load_numpy
 from triton_stand_in import FakeTensor
 
 from sketch2idol import manifold
@@ -17,6 +18,7 @@ from sketch2idol.contract import FEATURE_DIM, FEATURES, NEIGHBORS, NUMPY_DTYPES,
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.serving import knn, projection_model
 from sketch2idol.serving.integrity import IntegrityError, verify_manifest, write_manifest
+from sketch2idol.weights import BANK, DEFAULT_WEIGHTS, MANIFEST
 
 ROWS, BATCH, K = 300, 7, 10
 C = len(COMPONENTS)
@@ -98,25 +100,104 @@ def test_exact_distance_ties_go_to_the_lower_row_as_in_the_oracle(tmp_path):
     assert neighbors[0, 0].tolist() == [2, 5, 8, 9, 17, 30, 31, 38, 0, 1]
     np.testing.assert_array_equal(neighbors, expected_neighbors)
     np.testing.assert_allclose(projected, expected_projected, atol=1e-4, rtol=0)
-    # K cutting through the tie keeps the lower rows (the oracle's argpartition picks any).
+    # K cutting through the tie keeps the lower rows, in the engine and in the oracle.
     ids, _ = engine.indexes.search(features, 4)
     assert (ids == [2, 5, 8, 9]).all()
+    oracle_ids, _ = manifold.nearest_neighbours(features[:, 0], bank[:, 0], 4)
+    assert oracle_ids.tolist() == [[2, 5, 8, 9]]
 
 
-def test_duplicate_rows_go_to_the_lower_row_at_any_batch_size(tmp_path):
-    # With real-valued data the oracle's |q|^2 - 2 q.b + |b|^2 rounds differently for
-    # identical rows, so its order among duplicates is rounding noise; FAISS (CPU) gives
-    # duplicates identical distances and keeps the documented rule.
+class OtherCpuIndex:
+    """A FAISS index as a CPU with other kernels computes it (AVX2 instead of AVX-512, other
+    BLAS blocking: the failure of issue 13 on an AMD EPYC): every distance is off by up to
+    4 ULPs of |q|^2 + |b|^2, as the expansion |q|^2 - 2 q.b + |b|^2 rounds, and the k
+    smallest of those come back sorted, so identical bank rows get different distances and
+    an arbitrary order. (The real AVX2 kernels: FAISS_SIMD_LEVEL=AVX2
+    OPENBLAS_CORETYPE=Haswell; the old code failed the "this" CPU case with them too.)"""
+
+    def __init__(self, index, bank: np.ndarray, seed: int):
+        self.index, self.ntotal = index, index.ntotal
+        self.norms = np.einsum("md,md->m", bank, bank, dtype=np.float64)
+        self.rng = np.random.default_rng(seed)
+
+    def search(self, queries: np.ndarray, k: int):
+        distances, ids = self.index.search(queries, self.ntotal)
+        magnitude = np.einsum("bd,bd->b", queries, queries, dtype=np.float64)[:, None]
+        ulp = np.spacing((magnitude + self.norms[ids]).astype(np.float32))
+        noisy = distances + self.rng.integers(-4, 5, distances.shape) * ulp
+        order = np.argsort(noisy, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(noisy, order, 1), np.take_along_axis(ids, order, 1)
+
+
+def on_another_cpu(indexes: knn.ComponentIndexes, seed: int = 0) -> None:
+    indexes.indexes = [OtherCpuIndex(index, np.asarray(indexes.vectors[c]), seed + c)
+                       for c, index in enumerate(indexes.indexes)]
+
+
+@pytest.mark.parametrize("cpu", ["this", "another"])
+def test_duplicate_rows_go_to_the_lower_row_at_any_batch_size(cpu, tmp_path):
+    # The rule must not depend on how FAISS rounds: the shortlist is ranked by distances
+    # computed directly, where identical rows are exactly equal.
     rng = np.random.default_rng(4)
     bank = rng.normal(size=(300, C, 64)).astype(np.float32)
     bank[[5, 9, 17, 30, 31, 38, 100, 150, 200]] = bank[2]
     features = (bank[2] + rng.normal(size=(40, C, 64)) * 0.01).astype(np.float32)
     knn.build_projection_artifacts(bank, [str(i) for i in range(300)], tmp_path, k=4)
     indexes = knn.ComponentIndexes.load(tmp_path)
-    for queries in (features[:1], features):
+    if cpu == "another":
+        on_another_cpu(indexes)
+        _, raw = indexes.indexes[0].search(features[:, 0], 4)
+        assert not (raw == [2, 5, 9, 17]).all()  # FAISS alone breaks the rule there
+    for queries in (features[:1], features):  # FAISS's per-query loops, then its BLAS path
         ids, distances = indexes.search(queries, 4)
         assert (ids == [2, 5, 9, 17]).all()
         assert (distances == distances[..., :1]).all()
+
+
+@pytest.mark.parametrize("cpu", ["this", "another"])
+def test_more_copies_than_the_shortlist_holds_still_go_to_the_lowest_rows(cpu, tmp_path):
+    # 41 identical rows: the K + TIE_MARGIN shortlist cannot hold them all, so which ones
+    # FAISS (or the oracle's fast distances) picks is rounding noise; the K-th exact
+    # distance is then within rounding of the shortlist's last and the whole bank is ranked.
+    rng = np.random.default_rng(6)
+    bank = rng.normal(size=(300, C, 32)).astype(np.float32)
+    copies = np.sort(rng.choice(np.arange(1, 300), 40, replace=False))
+    bank[copies] = bank[0]
+    features = (bank[0] + rng.normal(size=(8, C, 32)) * 0.01).astype(np.float32)
+    knn.build_projection_artifacts(bank, [str(i) for i in range(300)], tmp_path, k=K)
+    indexes = knn.ComponentIndexes.load(tmp_path)
+    if cpu == "another":
+        on_another_cpu(indexes, seed=1)
+    expected = [0, *copies[:K - 1]]
+    for queries in (features[:1], features):
+        ids, _ = indexes.search(queries, K)
+        assert (ids == expected).all()
+    for component in range(C):
+        oracle_ids, _ = manifold.nearest_neighbours(features[:, component],
+                                                    bank[:, component], K)
+        assert (oracle_ids == expected).all()
+
+
+def test_the_default_bank_gives_the_oracles_neighbours_on_any_cpu(tmp_path):
+    # The shipped bank (5000 rows of 512 features): FAISS's per-query loops (batch 1), its
+    # BLAS path (batch 48) and a CPU that rounds differently all give the oracle's rows.
+    bank = load_numpy(DEFAULT_WEIGHTS / BANK)["features"].astype(np.float32)
+    bank_ids = json.loads((DEFAULT_WEIGHTS / MANIFEST).read_text())["bank_ids"]
+    knn.build_projection_artifacts(bank, bank_ids, tmp_path, k=K)
+    rng = np.random.default_rng(5)
+    queries = bank[rng.choice(len(bank), 48, replace=False)]
+    queries = (queries + np.repeat([0.0, 0.01, 0.1, 1.0], 12)[:, None, None]
+               * rng.normal(size=queries.shape)).astype(np.float32)
+    expected = np.stack([manifold.nearest_neighbours(queries[:, c], bank[:, c], K)[0]
+                         for c in range(C)], axis=1)
+    for cpu in ("this", "another"):
+        indexes = knn.ComponentIndexes.load(tmp_path, threads=1)
+        if cpu == "another":
+            on_another_cpu(indexes, seed=2)
+        for batch in (1, 48):
+            ids = np.concatenate([indexes.search(queries[start:start + batch], K)[0]
+                                  for start in range(0, len(queries), batch)])
+            np.testing.assert_array_equal(ids, expected, err_msg=f"{cpu} CPU, batch {batch}")
 
 
 def test_artifacts_round_trip(artifact_dir, engine, bank, bank_ids):
