@@ -47,11 +47,14 @@ def register(groups: argparse._SubParsersAction) -> None:
     commands = data.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
 
     synth = commands.add_parser(
-        "synth", help="render procedural idol faces and their sketches",
-        description="Render procedural portrait faces (photo/<id>.png), their sketches "
-                    "(sketch/<id>.png) and manifest.jsonl. Same seed -> byte-identical "
-                    "output for any worker count; re-running into the same --out adds the "
-                    "missing faces and skips the ones already there.")
+        "synth", help="render procedural idol faces, their sketches and casual drawings",
+        description="Render procedural portrait faces (photo/<id>.png), their detailed "
+                    "sketches (sketch/<id>.png), a casual drawing of each as a person draws "
+                    "it (casual/<id>.png), their label maps (labels/<id>.png) and "
+                    "manifest.jsonl. Same seed -> byte-identical output for any worker "
+                    "count; re-running into the same --out adds the missing faces (and the "
+                    "files a set made by an earlier version lacks) and skips the ones "
+                    "already there.")
     synth.add_argument("--count", type=positive_int, required=True, help="number of faces")
     synth.add_argument("--seed", type=non_negative_int, default=0, help="data set seed (default 0)")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
@@ -60,13 +63,14 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     preview = commands.add_parser(
         "preview", help="draw a contact sheet of photos with their sketches",
-        description="Draw a grid of photo | sketch pairs from a data set directory.")
+        description="Draw a grid of photo | sketch (| casual drawing | label map, for "
+                    "synth sets) tiles from a data set directory.")
     preview.add_argument("dir", type=Path, help="data set directory (made by synth or ingest)")
     preview.add_argument("-o", "--out", type=Path, required=True, help="output PNG")
     preview.add_argument("--count", type=positive_int, default=16,
                          help="number of samples to show (default 16)")
     preview.add_argument("--columns", type=positive_int, default=4,
-                         help="photo|sketch pairs per row (default 4)")
+                         help="samples per row (default 4)")
     preview.set_defaults(handler=run_preview)
 
     ingest = commands.add_parser(

@@ -3,6 +3,8 @@
     DIR/dataset.json     what made the set (kind, size, seed or source); guards re-runs
     DIR/photo/<id>.png   RGB face, aligned to the landmark template
     DIR/sketch/<id>.png  its sketch, black lines on white
+    DIR/casual/<id>.png  (synth only) the face drawn casually by hand, black on white
+    DIR/labels/<id>.png  (synth only) its label map: faces.labels.Label per pixel (0..13)
     DIR/manifest.jsonl   one JSON object per sample, sorted by id
 
 Every file is written through `write_png`, whose encoding is fixed, so the same pixels
@@ -22,6 +24,13 @@ import numpy as np
 
 PHOTO_DIR = "photo"
 SKETCH_DIR = "sketch"
+CASUAL_DIR = "casual"
+LABELS_DIR = "labels"
+#: The files every sample has (manifest sha256 keys), and those `data synth` adds.
+PAIR_FILES = ("photo", "sketch")
+SYNTH_FILES = ("photo", "sketch", "casual", "labels")
+_FILE_DIRS = {"photo": PHOTO_DIR, "sketch": SKETCH_DIR, "casual": CASUAL_DIR,
+              "labels": LABELS_DIR}
 MANIFEST_NAME = "manifest.jsonl"
 INFO_NAME = "dataset.json"
 PNG_COMPRESSION = 6
@@ -81,17 +90,30 @@ def read_grey(path: Path) -> np.ndarray:
     return image
 
 
+def sample_path(root: Path, kind: str, sample_id: str) -> Path:
+    """The file of one sample: `kind` is one of SYNTH_FILES."""
+    return Path(root) / _FILE_DIRS[kind] / f"{sample_id}.png"
+
+
 def photo_path(root: Path, sample_id: str) -> Path:
-    return Path(root) / PHOTO_DIR / f"{sample_id}.png"
+    return sample_path(root, "photo", sample_id)
 
 
 def sketch_path(root: Path, sample_id: str) -> Path:
-    return Path(root) / SKETCH_DIR / f"{sample_id}.png"
+    return sample_path(root, "sketch", sample_id)
 
 
-def prepare_dirs(root: Path) -> None:
-    for sub in (PHOTO_DIR, SKETCH_DIR):
-        (Path(root) / sub).mkdir(parents=True, exist_ok=True)
+def casual_path(root: Path, sample_id: str) -> Path:
+    return sample_path(root, "casual", sample_id)
+
+
+def labels_path(root: Path, sample_id: str) -> Path:
+    return sample_path(root, "labels", sample_id)
+
+
+def prepare_dirs(root: Path, kinds: tuple[str, ...] = PAIR_FILES) -> None:
+    for kind in kinds:
+        (Path(root) / _FILE_DIRS[kind]).mkdir(parents=True, exist_ok=True)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -138,11 +160,12 @@ def check_or_write_info(root: Path, info: dict) -> None:
     write_atomic(path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
 
 
-def verify_sample(root: Path, row: dict) -> bool:
-    """True if both files of a manifest row exist and match their recorded sha256."""
-    for kind, path in (("photo", photo_path(root, row["id"])),
-                       ("sketch", sketch_path(root, row["id"]))):
-        if not path.exists() or sha256_file(path) != row["sha256"][kind]:
+def verify_sample(root: Path, row: dict, kinds: tuple[str, ...] = PAIR_FILES) -> bool:
+    """True if the row records a sha256 for each of `kinds` and those files match it."""
+    recorded = row.get("sha256", {})
+    for kind in kinds:
+        path = sample_path(root, kind, row["id"])
+        if kind not in recorded or not path.exists() or sha256_file(path) != recorded[kind]:
             return False
     return True
 

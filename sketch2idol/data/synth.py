@@ -2,7 +2,13 @@
 
 Face `i` of a set with seed `s` is drawn from its own random stream, SeedSequence([s, i]),
 so every face depends on (s, i) alone: the worker count, the chunking and whether a run
-was interrupted and resumed never change a byte of the output.
+was interrupted and resumed never change a byte of the output. Each face gets four files:
+the photo, its detailed sketch, a casual drawing of it (from a second stream of its own,
+SeedSequence([s, i, CASUAL_STREAM]), so the photo's parameters are those of a set made
+before casual drawings existed) and its label map.
+
+A directory made before casual drawings and label maps were written holds the same photos
+and sketches; re-running `data synth` on it renders its faces again and adds the new files.
 """
 
 from __future__ import annotations
@@ -16,14 +22,19 @@ import numpy as np
 from tqdm import tqdm
 
 from sketch2idol.data import dataset
-from sketch2idol.data.faces import render_face, sample_face_params
+from sketch2idol.data.faces import RenderedFace, render_face, sample_face_params
+from sketch2idol.data.faces.casual import draw_casual, sample_casual
 from sketch2idol.data.sketch import THINNING, extract_sketch
 from sketch2idol.geometry import check_size
 
-#: Bump when the renderer or the sketch extractor changes what a (seed, index) produces,
-#: so an old directory is never silently extended with faces of a different look.
+#: Bump when the renderer, the sketch extractor, the casual drawings or the label maps
+#: change what a (seed, index) produces, so an old directory is never silently extended
+#: with faces of a different look. (Adding the casual drawings and label maps changed no
+#: photo or sketch, so it did not bump it.)
 RENDERER_VERSION = 1
 MANIFEST_FLUSH_EVERY = 500
+#: The third SeedSequence word of the casual drawings' random stream ("CA5ual").
+CASUAL_STREAM = 0xCA5
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,12 @@ def face_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
 
 
-def render_sample(seed: int, index: int, size: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The manifest row (without file hashes), photo and sketch of face `index`."""
+def casual_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index, CASUAL_STREAM]))
+
+
+def _render(seed: int, index: int, size: int) -> tuple[dict, RenderedFace]:
+    """The manifest row (without casual drawing and file hashes) and render of face `index`."""
     params = sample_face_params(face_rng(seed, index))
     face = render_face(params, size)
     row = {
@@ -54,17 +69,33 @@ def render_sample(seed: int, index: int, size: int) -> tuple[dict, np.ndarray, n
         "landmarks": {name: [round(float(x), 3), round(float(y), 3)]
                       for name, (x, y) in face.landmarks.items()},
     }
+    return row, face
+
+
+def render_sample(seed: int, index: int, size: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The manifest row (without casual drawing and file hashes), photo and sketch of face
+    `index`."""
+    row, face = _render(seed, index, size)
     return row, face.photo, extract_sketch(face.photo)
 
 
+def render_sample_files(seed: int, index: int, size: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """The manifest row (without file hashes) of face `index` and the image of each of its
+    files (dataset.SYNTH_FILES); the row records the casual drawing's choices."""
+    row, face = _render(seed, index, size)
+    row["casual"] = sample_casual(casual_rng(seed, index))
+    images = {"photo": face.photo, "sketch": extract_sketch(face.photo),
+              "casual": draw_casual(row["params"], size, row["casual"]), "labels": face.labels}
+    return row, images
+
+
 def write_sample(task: tuple[str, int, int, int]) -> dict:
-    """Render face `index` and write its two PNGs; returns its complete manifest row."""
+    """Render face `index` and write its PNGs; returns its complete manifest row."""
     root, seed, index, size = task
-    row, photo, sketch = render_sample(seed, index, size)
-    row["sha256"] = {
-        "photo": dataset.write_png(dataset.photo_path(root, row["id"]), photo),
-        "sketch": dataset.write_png(dataset.sketch_path(root, row["id"]), sketch),
-    }
+    dataset.prepare_dirs(root, dataset.SYNTH_FILES)
+    row, images = render_sample_files(seed, index, size)
+    row["sha256"] = {kind: dataset.write_png(dataset.sample_path(root, kind, row["id"]), image)
+                     for kind, image in images.items()}
     return row
 
 
@@ -76,7 +107,7 @@ def synthesize(out: Path, *, count: int, seed: int, size: int = 256,
                workers: int = 1, progress: bool = True) -> SynthSummary:
     """Make sure `out` holds faces 0..count-1 of the set `seed`; render only what's missing.
 
-    A face counts as present when both its files exist and match the manifest's sha256.
+    A face counts as present when all its files exist and match the manifest's sha256.
     Raises dataset.DatasetMismatch if `out` holds a set of another seed, size or renderer.
     """
     check_size(size)
@@ -84,11 +115,11 @@ def synthesize(out: Path, *, count: int, seed: int, size: int = 256,
     dataset.check_or_write_info(out, {"kind": "synth", "seed": seed, "size": size,
                                       "renderer_version": RENDERER_VERSION,
                                       "thinning": THINNING})
-    dataset.prepare_dirs(out)
+    dataset.prepare_dirs(out, dataset.SYNTH_FILES)
     rows = {row["id"]: row for row in dataset.read_manifest(out)}
     todo = [index for index in range(count)
             if sample_id(index) not in rows
-            or not dataset.verify_sample(out, rows[sample_id(index)])]
+            or not dataset.verify_sample(out, rows[sample_id(index)], dataset.SYNTH_FILES)]
     tasks = [(str(out), seed, index, size) for index in todo]
 
     bar = tqdm(total=len(tasks), desc="rendering faces", unit="face", disable=not progress)

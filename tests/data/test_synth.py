@@ -1,11 +1,17 @@
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sketch2idol.data import dataset
 from sketch2idol.data.dataset import DatasetMismatch
+from sketch2idol.data.faces import Label, draw_casual, render_face
+from sketch2idol.data.faces.casual import STYLES
+from sketch2idol.data.preview import write_contact_sheet
 from sketch2idol.data.synth import synthesize
 
 COUNT = 6
@@ -32,14 +38,73 @@ def test_layout_and_manifest_hashes_match_the_files(one_worker):
     rows = dataset.read_manifest(one_worker)
     assert [row["id"] for row in rows] == [f"{i:06d}" for i in range(COUNT)]
     for row in rows:
-        assert dataset.sha256_file(dataset.photo_path(one_worker, row["id"])) == \
-            row["sha256"]["photo"]
-        assert dataset.sha256_file(dataset.sketch_path(one_worker, row["id"])) == \
-            row["sha256"]["sketch"]
+        assert set(row["sha256"]) == set(dataset.SYNTH_FILES)
+        for kind in dataset.SYNTH_FILES:
+            path = dataset.sample_path(one_worker, kind, row["id"])
+            assert dataset.sha256_file(path) == row["sha256"][kind], (row["id"], kind)
         assert row["seed"] == 11 and row["size"] == 256
         assert set(row["landmarks"]) == {"left_eye", "right_eye", "nose_tip", "mouth"}
         json.dumps(row["params"])  # render parameters are recorded, as plain JSON
     assert json.loads((one_worker / dataset.INFO_NAME).read_text())["seed"] == 11
+
+
+def test_casual_drawings_and_label_maps_are_those_of_the_face(one_worker):
+    styles = set()
+    for row in dataset.read_manifest(one_worker)[:3]:
+        styles.add(row["casual"]["style"])
+        assert row["casual"]["style"] in STYLES
+        face = render_face(row["params"], row["size"])
+        labels = dataset.read_grey(dataset.labels_path(one_worker, row["id"]))
+        assert np.array_equal(labels, face.labels) and labels.max() < len(Label)
+        casual = dataset.read_grey(dataset.casual_path(one_worker, row["id"]))
+        assert np.array_equal(casual, draw_casual(row["params"], row["size"], row["casual"]))
+        assert (casual < 128).mean() > 0.02  # something is drawn
+
+
+# sha256 of the photo pixels of faces 0..2 of the set with seed 0, as `data synth` wrote them
+# before it wrote casual drawings and label maps.
+SEED_0_PHOTOS = "3666c4390528f771c044a58e55afe6a1b408af5a160feef804271ed7401fea5d"
+
+
+def test_photos_of_a_seed_are_those_of_earlier_data_sets(tmp_path):
+    synthesize(tmp_path, count=3, seed=0, workers=1, progress=False)
+    digest = hashlib.sha256()
+    for index in range(3):
+        digest.update(dataset.read_rgb(dataset.photo_path(tmp_path, f"{index:06d}")).tobytes())
+    assert digest.hexdigest() == SEED_0_PHOTOS
+
+
+def as_made_before_casual_drawings(root) -> None:
+    """Turn a set into what `data synth` wrote before casual drawings and label maps."""
+    shutil.rmtree(root / dataset.CASUAL_DIR)
+    shutil.rmtree(root / dataset.LABELS_DIR)
+    rows = dataset.read_manifest(root)
+    for row in rows:
+        del row["casual"], row["sha256"]["casual"], row["sha256"]["labels"]
+    dataset.write_manifest(root, rows)
+
+
+def test_rerun_on_a_set_made_before_casual_drawings_adds_them(one_worker, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(one_worker, old)
+    as_made_before_casual_drawings(old)
+    photos = {p.name: p.read_bytes() for p in (old / dataset.PHOTO_DIR).iterdir()}
+    summary = synthesize(old, count=COUNT, seed=11, workers=1, progress=False)
+    assert (summary.rendered, summary.skipped) == (COUNT, 0)
+    assert {p.name: p.read_bytes() for p in (old / dataset.PHOTO_DIR).iterdir()} == photos
+    assert tree_bytes(old) == tree_bytes(one_worker)
+
+
+def test_preview_shows_casual_drawings_and_label_maps_of_synth_sets(one_worker, tmp_path):
+    side = 64
+    write_contact_sheet(one_worker, tmp_path / "synth.png", count=2, columns=2, side=side)
+    sheet = dataset.read_rgb(tmp_path / "synth.png")
+    assert sheet.shape[1] == 6 + 2 * (4 * side + 6)  # photo | sketch | casual | labels
+    old = tmp_path / "old"
+    shutil.copytree(one_worker, old)
+    as_made_before_casual_drawings(old)
+    write_contact_sheet(old, tmp_path / "old.png", count=2, columns=2, side=side)
+    assert dataset.read_rgb(tmp_path / "old.png").shape[1] == 6 + 2 * (2 * side + 6)
 
 
 def test_different_seeds_give_different_faces(one_worker, tmp_path):

@@ -1,4 +1,4 @@
-"""The supersampled drawing surface: colours plus a material label per pixel.
+"""The supersampled drawing surface: colours, a material and a part label per pixel.
 
 Shapes are filled at `ss` times the output resolution with 1/16-pixel vertex precision and
 averaged down with INTER_AREA, which anti-aliases every edge. Alongside the colour, every
@@ -6,6 +6,10 @@ pixel records which *material* (skin, hair, cloth, ...) is visible there, on a c
 label map (2x the output resolution); after downsampling each material's coverage is a
 soft mask, so lighting can be applied per material at the output resolution (where smooth
 fields cost little) while the edges between materials stay anti-aliased.
+
+Every fill also records its part `Label` (labels.py) at the full supersampled resolution,
+with the same polygon as the colour, so the label map lines up with the colours exactly;
+each output pixel takes the label covering most of its supersamples.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from enum import IntEnum
 
 import cv2
 import numpy as np
+
+from sketch2idol.data.faces.labels import Label
 
 #: fillPoly's fractional bits: vertices are placed to 1/16 of a pixel.
 SHIFT = 4
@@ -58,11 +64,13 @@ class Canvas:
         cv2.rectangle(self.rgb, (0, 0), (self.px, self.px), colour(background), -1)
         self.material_px = side * MATERIAL_SS
         self.material = np.zeros((self.material_px, self.material_px), np.uint8)
+        self.labels = np.full((self.px, self.px), int(Label.BACKGROUND), np.uint8)
 
-    def fill(self, polygon, rgb, material: Material | None) -> None:
-        """Fill one polygon (normalised points) with a flat colour."""
-        cv2.fillPoly(self.rgb, [fixed_point(polygon, self.px)], colour(rgb), cv2.LINE_8,
-                     SHIFT)
+    def fill(self, polygon, rgb, material: Material | None, label: Label) -> None:
+        """Fill one polygon (normalised points) with a flat colour and its part label."""
+        points = [fixed_point(polygon, self.px)]
+        cv2.fillPoly(self.rgb, points, colour(rgb), cv2.LINE_8, SHIFT)
+        cv2.fillPoly(self.labels, points, int(label), cv2.LINE_8, SHIFT)
         if material is not None:
             cv2.fillPoly(self.material, [fixed_point(polygon, self.material_px)],
                          int(material), cv2.LINE_8, SHIFT)
@@ -71,20 +79,24 @@ class Canvas:
     def clipped(self, polygon):
         """Paint inside `polygon` only: `with canvas.clipped(poly) as sub: sub.fill(...)`.
 
-        The polygon's own material labels stay; fill it with its material first.
+        The polygon's own material labels stay; fill it with its material first. Part
+        labels follow the fills inside.
         """
         pts = np.asarray(polygon, dtype=np.float64) * self.px - 0.5
         x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 1, 0)
         x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 2, self.px)
         if x1 <= x0 or y1 <= y0:
-            yield _Window(np.zeros((1, 1, 3), np.uint8), self.px, (0, 0))
+            yield _Window(np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8), self.px,
+                          (0, 0))
             return
-        window = _Window(self.rgb[y0:y1, x0:x1].copy(), self.px, (x0, y0))
+        window = _Window(self.rgb[y0:y1, x0:x1].copy(), self.labels[y0:y1, x0:x1].copy(),
+                         self.px, (x0, y0))
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [fixed_point(polygon, self.px, (x0, y0))], 1, cv2.LINE_8, SHIFT)
         yield window
         inside = mask.astype(bool)
         self.rgb[y0:y1, x0:x1][inside] = window.rgb[inside]
+        self.labels[y0:y1, x0:x1][inside] = window.labels[inside]
 
     def resolve(self) -> tuple[np.ndarray, dict[Material, np.ndarray]]:
         """Downsample: float32 RGB in [0, 255] and each present material's coverage in [0, 1]."""
@@ -98,13 +110,39 @@ class Canvas:
                     np.float32) * (1.0 / 255.0)
         return rgb, coverage
 
+    def resolve_labels(self) -> np.ndarray:
+        """uint8 [side, side]: per output pixel, the label covering most of its supersamples."""
+        return majority_labels(self.labels, self.ss)
+
+
+def majority_labels(labels: np.ndarray, ss: int) -> np.ndarray:
+    """Downsample a supersampled label map by `ss`: the most frequent label per block.
+
+    Ties go to the smaller label value. Only blocks holding more than one label (a small
+    fraction of the picture: the edges) are counted.
+    """
+    block = np.ones((ss, ss), np.uint8)
+    lowest = cv2.erode(labels, block, anchor=(0, 0))[::ss, ::ss]
+    highest = cv2.dilate(labels, block, anchor=(0, 0))[::ss, ::ss]
+    ys, xs = np.nonzero(lowest != highest)
+    out = lowest.copy()
+    if ys.size:
+        dy, dx = np.divmod(np.arange(ss * ss), ss)
+        samples = labels[ys[:, None] * ss + dy, xs[:, None] * ss + dx]  # [mixed, ss * ss]
+        classes = len(Label)
+        slots = np.arange(ys.size)[:, None] * classes + samples
+        counts = np.bincount(slots.ravel(), minlength=ys.size * classes)
+        out[ys, xs] = counts.reshape(ys.size, classes).argmax(axis=1)
+    return out
+
 
 class _Window:
-    """A private copy of part of a Canvas's colours (see Canvas.clipped)."""
+    """A private copy of part of a Canvas's colours and labels (see Canvas.clipped)."""
 
-    def __init__(self, rgb: np.ndarray, px: int, origin) -> None:
-        self.rgb, self.px, self.origin = rgb, px, origin
+    def __init__(self, rgb: np.ndarray, labels: np.ndarray, px: int, origin) -> None:
+        self.rgb, self.labels, self.px, self.origin = rgb, labels, px, origin
 
-    def fill(self, polygon, rgb, material=None) -> None:
-        cv2.fillPoly(self.rgb, [fixed_point(polygon, self.px, self.origin)], colour(rgb),
-                     cv2.LINE_8, SHIFT)
+    def fill(self, polygon, rgb, material, label: Label) -> None:
+        points = [fixed_point(polygon, self.px, self.origin)]
+        cv2.fillPoly(self.rgb, points, colour(rgb), cv2.LINE_8, SHIFT)
+        cv2.fillPoly(self.labels, points, int(label), cv2.LINE_8, SHIFT)

@@ -13,6 +13,7 @@ import numpy as np
 from sketch2idol.data.faces import palette, shapes
 from sketch2idol.data.faces.canvas import Canvas, Material
 from sketch2idol.data.faces.head import outline_colour
+from sketch2idol.data.faces.labels import Label
 from sketch2idol.data.faces.layout import Layout
 
 
@@ -30,7 +31,7 @@ def eye_outline(eyes: dict) -> tuple[np.ndarray, np.ndarray]:
     return upper - centre, lower - centre
 
 
-def _place(points: np.ndarray, eyes: dict, side: float, centre) -> np.ndarray:
+def eye_to_image(points: np.ndarray, eyes: dict, side: float, centre) -> np.ndarray:
     """Local frame -> image: tilt (outer corner up for tilt > 0), mirror, translate."""
     p = shapes.rotate(points, -np.radians(eyes["tilt"]), (0.0, 0.0))
     return p * [side, 1.0] + np.asarray(centre)
@@ -42,10 +43,10 @@ def _draw_eye(canvas: Canvas, eyes: dict, skin: np.ndarray, side: float, centre,
     upper, lower = eye_outline(eyes)
     h = lower[:, 1].max() - upper[:, 1].min()
     opening = np.concatenate([upper, lower[::-1]])
-    place = lambda pts: _place(pts, eyes, side, centre)  # noqa: E731
+    place = lambda pts: eye_to_image(pts, eyes, side, centre)  # noqa: E731
 
     sclera = np.array(eyes["sclera"])
-    canvas.fill(place(opening), sclera, Material.EYE)
+    canvas.fill(place(opening), sclera, Material.EYE, Label.EYE_WHITE)
 
     iris = np.array(eyes["iris_color"])
     r = w * eyes["iris_size"] / 2 * 1.0
@@ -56,25 +57,26 @@ def _draw_eye(canvas: Canvas, eyes: dict, skin: np.ndarray, side: float, centre,
     with canvas.clipped(place(opening)) as sub:
         # Shadow the upper lid casts on the eyeball.
         lid_shadow = np.concatenate([upper, (upper + [0.0, h * 0.3])[::-1]])
-        sub.fill(place(lid_shadow), palette.shade(sclera, (0.8, 0.82, 0.9)), None)
+        sub.fill(place(lid_shadow), palette.shade(sclera, (0.8, 0.82, 0.9)), None,
+                 Label.EYE_WHITE)
         sub.fill(place(shapes.ellipse(ic, (rx, ry), samples=40)),
-                 palette.shade(iris, 0.55), None)
+                 palette.shade(iris, 0.55), None, Label.IRIS)
         sub.fill(place(shapes.ellipse(ic + [0.0, ry * 0.08], (rx * 0.88, ry * 0.88),
-                                      samples=40)), iris, None)
+                                      samples=40)), iris, None, Label.IRIS)
         sub.fill(place(shapes.ellipse(ic + [0.0, ry * 0.42], (rx * 0.62, ry * 0.4),
                                       samples=32)),
-                 palette.mix(iris, (255, 255, 255), 0.22), None)
+                 palette.mix(iris, (255, 255, 255), 0.22), None, Label.IRIS)
         ps = eyes["pupil_size"]
         sub.fill(place(shapes.ellipse(ic + [0.0, -ry * 0.05], (rx * ps, ry * ps * 1.1),
                                       samples=32)),
-                 palette.shade(iris, 0.28), None)
+                 palette.shade(iris, 0.28), None, Label.IRIS)
         hs = eyes["highlight"]
         sub.fill(place(shapes.ellipse(ic + [highlight_side * rx * 0.38, -ry * 0.36],
                                       (rx * hs * 1.1, ry * hs), samples=24)),
-                 (255, 255, 255), None)
+                 (255, 255, 255), None, Label.EYE_WHITE)
         sub.fill(place(shapes.ellipse(ic + [-highlight_side * rx * 0.35, ry * 0.45],
                                       (rx * hs * 0.45, ry * hs * 0.4), samples=16)),
-                 (255, 255, 255), None)
+                 (255, 255, 255), None, Label.EYE_WHITE)
 
     lash = np.array(eyes["lash_color"])
     lw = eyes["lash_width"]
@@ -82,7 +84,8 @@ def _draw_eye(canvas: Canvas, eyes: dict, skin: np.ndarray, side: float, centre,
     tail = upper[-1] + np.array([w * 0.1, -h * 0.12])
     lid = shapes.catmull_rom(np.concatenate([upper[::3], [upper[-1], tail]]), 4)
     widths = lw * shapes.taper(len(lid), 0.78, 0.25, 0.0)
-    canvas.fill(place(shapes.stroke(lid + [0.0, -lw * 0.15], widths)), lash, Material.EYE)
+    canvas.fill(place(shapes.stroke(lid + [0.0, -lw * 0.15], widths)), lash, Material.EYE,
+                Label.LASHES)
     normals = shapes.normals(upper)
     for k in range(eyes["lashes"]):
         i = len(upper) - 2 - k * 3
@@ -95,17 +98,17 @@ def _draw_eye(canvas: Canvas, eyes: dict, skin: np.ndarray, side: float, centre,
         spike = shapes.bezier([spike[0], spike[0] + direction * w * 0.05 + [w * 0.02, 0.0],
                                spike[1]], 6)
         canvas.fill(place(shapes.stroke(spike, lw * 0.55 * shapes.taper(len(spike), 0.0, 1.0))),
-                    lash, Material.EYE)
+                    lash, Material.EYE, Label.LASHES)
     # Lower lid: a thin line on its outer part, softer than the upper one.
     if eyes["lower_lid"] > 0.25:
         start = int(len(lower) * (0.75 - 0.55 * eyes["lower_lid"]))
         part = lower[start:]
         canvas.fill(place(shapes.stroke(part, lw * 0.32 * shapes.taper(len(part), 0.75))),
-                    palette.mix(lash, skin, 0.35), Material.EYE)
+                    palette.mix(lash, skin, 0.35), Material.EYE, Label.LASHES)
     if eyes["crease"]:
         crease = upper[5:-2] + [w * 0.04, -h * 0.32]
         canvas.fill(place(shapes.stroke(crease, lw * 0.28 * shapes.taper(len(crease), 0.6))),
-                    outline_colour(skin), Material.FACE)
+                    outline_colour(skin), Material.FACE, Label.FACE_SKIN)
 
 
 def draw_eyes(canvas: Canvas, eyes: dict, layout: Layout, skin: np.ndarray,
@@ -142,4 +145,4 @@ def draw_brows(canvas: Canvas, brows: dict, eyes: dict, layout: Layout) -> None:
     rgb = np.array(brows["color"])
     for side in (1.0, -1.0):
         pts = curve if side > 0 else shapes.mirror_x(curve, layout.cx)
-        canvas.fill(shapes.stroke(pts, widths), rgb, Material.FACE)
+        canvas.fill(shapes.stroke(pts, widths), rgb, Material.FACE, Label.BROWS)

@@ -16,6 +16,7 @@ import numpy as np
 from sketch2idol.data.faces import palette, shapes
 from sketch2idol.data.faces.canvas import Canvas, Material
 from sketch2idol.data.faces.head import OUTLINE, FaceShape, outline_colour
+from sketch2idol.data.faces.labels import Label
 from sketch2idol.data.faces.layout import Layout
 
 SKULL_CENTRE = -0.06  # height of the hair's widest point, relative to the eye line
@@ -337,23 +338,25 @@ def draw_back(canvas: Canvas, shape: HairShape, hair: dict, accent) -> None:
     rgb = np.array(hair["color"])
     ink = outline_colour(rgb)
     for polygon in shape.back:
-        canvas.fill(polygon, rgb, Material.HAIR_BACK)
+        canvas.fill(polygon, rgb, Material.HAIR_BACK, Label.HAIR)
     for edge in shape.back_edges:
-        canvas.fill(shapes.stroke(edge, _edge_widths(len(edge))), ink, Material.HAIR_BACK)
+        canvas.fill(shapes.stroke(edge, _edge_widths(len(edge))), ink, Material.HAIR_BACK,
+                    Label.HAIR)
     for tie in shape.ties:
-        canvas.fill(tie, accent, Material.CLOTH)
+        canvas.fill(tie, accent, Material.CLOTH, Label.ACCENT)
         canvas.fill(shapes.stroke(np.concatenate([tie, tie[:1]]), OUTLINE * 0.8),
-                    outline_colour(accent), Material.CLOTH)
+                    outline_colour(accent), Material.CLOTH, Label.ACCENT)
 
 
 def draw_front(canvas: Canvas, shape: HairShape, hair: dict) -> None:
     rgb = np.array(hair["color"])
     ink = outline_colour(rgb)
-    canvas.fill(shape.front, rgb, Material.HAIR)
+    canvas.fill(shape.front, rgb, Material.HAIR, Label.HAIR)
     for tuft in shape.tufts:
-        canvas.fill(tuft, rgb, Material.HAIR)
+        canvas.fill(tuft, rgb, Material.HAIR, Label.HAIR)
     for edge in shape.edges:
-        canvas.fill(shapes.stroke(edge, _edge_widths(len(edge))), ink, Material.HAIR)
+        canvas.fill(shapes.stroke(edge, _edge_widths(len(edge))), ink, Material.HAIR,
+                    Label.HAIR)
     strand_ink = palette.mix(rgb, ink, 0.8)
     for points, widths in shape.strands:
-        canvas.fill(shapes.stroke(points, widths), strand_ink, Material.HAIR)
+        canvas.fill(shapes.stroke(points, widths), strand_ink, Material.HAIR, Label.HAIR)

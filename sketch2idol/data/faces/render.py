@@ -3,7 +3,8 @@
 Layers, back to front: background, hair behind the head, neck and clothes, ears, face,
 nose, mouth, eyes, brows, front hair; then lighting at the output resolution. The canvas
 is always drawn at the same supersampled resolution (so a 512 render downscaled matches
-the 256 one), and nothing here reads any state but its arguments.
+the 256 one), and nothing here reads any state but its arguments. Every part also records
+its class of labels.Label, which gives the label map at the output resolution.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CANVAS_SIDE = 1024
 class RenderedFace:
     photo: np.ndarray  # uint8 RGB [size, size, 3]
     landmarks: dict[str, tuple[float, float]]  # geometry.LANDMARKS -> (x, y) pixels
+    labels: np.ndarray  # uint8 [size, size] of labels.Label: the part each pixel shows
 
 
 def render_face(params: dict, size: int) -> RenderedFace:
@@ -52,4 +54,5 @@ def render_face(params: dict, size: int) -> RenderedFace:
 
     rgb, coverage = canvas.resolve()
     photo = shading.shade(rgb, coverage, params, layout, face, hair, size)
-    return RenderedFace(photo=photo, landmarks=layout.landmarks(size))
+    return RenderedFace(photo=photo, landmarks=layout.landmarks(size),
+                        labels=canvas.resolve_labels())

@@ -94,14 +94,19 @@ def stroke(points, widths) -> np.ndarray:
     return np.concatenate([p + n * half, (p - n * half)[::-1]])
 
 
-@cache
-def _taper(count: int, peak: float, start: float, end: float) -> np.ndarray:
+def taper_profile(count: int, peak: float, start: float, end: float) -> np.ndarray:
+    """`taper` without its cache, for profiles that are rarely drawn twice (random ones)."""
     t = np.linspace(0.0, 1.0, count)
     rise = np.clip(t / max(peak, 1e-6), 0.0, 1.0)
     fall = np.clip((1.0 - t) / max(1.0 - peak, 1e-6), 0.0, 1.0)
     rise = start + (1.0 - start) * np.sin(rise * np.pi / 2)
     fall = end + (1.0 - end) * np.sin(fall * np.pi / 2)
-    profile = np.where(t <= peak, rise, fall)
+    return np.where(t <= peak, rise, fall)
+
+
+@cache
+def _taper(count: int, peak: float, start: float, end: float) -> np.ndarray:
+    profile = taper_profile(count, peak, start, end)
     profile.flags.writeable = False
     return profile
 
