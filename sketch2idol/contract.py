@@ -8,11 +8,14 @@ the Kubernetes manifests are checked against them. Nothing here imports torch.
     T (FP32 [5]) ──────────► manifold_projection ─► PROJECTED [5,D], NEIGHBORS (INT64 [5,K]),
                                                       PROJECTION_VERSION (INT64 [1])
                            ─► decoders ─► REFINED_SKETCH (UINT8 [S,S])
-                           ─► generator ─► FACE (UINT8 [S,S,3])
+    APPEARANCE (FP32 [L]) ─► generator ─► FACE (UINT8 [S,S,3])
 
 Shapes are per request; every model also has a leading, dynamic batch axis.
 PROJECTION_VERSION is the manifold_projection version (its feature bank) that answered:
 NEIGHBORS rows index that version's bank, which a hot swap can grow (export/bank_version.py).
+
+APPEARANCE is the look the face is painted in: LOOK_FIELDS colours, RGB each, in that
+order, every channel in [0, 1] (0..255 divided by 255); sketch2idol.looks converts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ import numpy as np
 from sketch2idol.geometry import COMPONENTS
 
 FEATURE_DIM = 512
+
+#: The look (appearance code): the colours a drawing does not say, in this order.
+#: background2 is the second colour of a gradient background (= background: flat).
+LOOK_FIELDS = ("hair", "skin", "eyes", "lips", "clothes", "background", "background2")
+LOOK_CHANNELS = 3  # RGB per field
+LOOK_DIM = len(LOOK_FIELDS) * LOOK_CHANNELS
+#: Every APPEARANCE value lies in this closed range (RGB / 255).
+LOOK_RANGE = (0.0, 1.0)
 
 ENSEMBLE = "sketch2face"
 ENCODERS = "encoders"
@@ -42,6 +53,7 @@ PROJECTED = "PROJECTED"
 NEIGHBORS = "NEIGHBORS"
 PROJECTION_VERSION = "PROJECTION_VERSION"
 REFINED_SKETCH = "REFINED_SKETCH"
+APPEARANCE = "APPEARANCE"
 FACE = "FACE"
 
 #: Triton datatype name -> NumPy dtype (the names tritonclient and config.pbtxt use).
@@ -88,6 +100,7 @@ def tensor_specs(size: int, k: int) -> dict[str, TensorSpec]:
         TensorSpec(NEIGHBORS, "INT64", (components, k)),
         TensorSpec(PROJECTION_VERSION, "INT64", (1,)),
         TensorSpec(REFINED_SKETCH, "UINT8", (size, size)),
+        TensorSpec(APPEARANCE, "FP32", (LOOK_DIM,)),
         TensorSpec(FACE, "UINT8", (size, size, 3)),
     )}
 
@@ -97,8 +110,8 @@ MODEL_IO = {
     ENCODERS: ((SKETCH,), (FEATURES,)),
     PROJECTION: ((FEATURES, T), (PROJECTED, NEIGHBORS, PROJECTION_VERSION)),
     DECODERS: ((PROJECTED,), (REFINED_SKETCH,)),
-    GENERATOR: ((REFINED_SKETCH,), (FACE,)),
-    ENSEMBLE: ((SKETCH, T), (FACE, REFINED_SKETCH, NEIGHBORS, PROJECTION_VERSION)),
+    GENERATOR: ((REFINED_SKETCH, APPEARANCE), (FACE,)),
+    ENSEMBLE: ((SKETCH, T, APPEARANCE), (FACE, REFINED_SKETCH, NEIGHBORS, PROJECTION_VERSION)),
 }
 
 

@@ -22,6 +22,7 @@ from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 
+from sketch2idol.contract import LOOK_DIM, LOOK_FIELDS
 from sketch2idol.data.dataset import read_info
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.manifold import DEFAULT_K
@@ -94,7 +95,12 @@ def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu
     autoencoders = define_autoencoders(info["size"], AutoencoderConfig(**info["autoencoder"]))
     autoencoders.load_state_dict({k: v.float() if v.is_floating_point() else v
                                   for k, v in load_file(path / AUTOENCODERS).items()})
-    generator = define_generator(GeneratorConfig(**info["generator"]))
+    generator_config = GeneratorConfig(**info["generator"])
+    if generator_config.look_dim != LOOK_DIM:
+        raise ValueError(f"{path}: the generator takes a look of {generator_config.look_dim} "
+                         f"values, the contract's is {LOOK_DIM} ({', '.join(LOOK_FIELDS)}); "
+                         "retrain or re-export the weights")
+    generator = define_generator(generator_config)
     generator.load_state_dict({k: v.float() for k, v in load_file(path / GENERATOR).items()})
     features = load_numpy(path / BANK)["features"].astype(np.float32)
     if len(features) != len(info["bank_ids"]):

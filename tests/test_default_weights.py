@@ -10,7 +10,8 @@ import json
 import pytest
 
 from sketch2idol.data.synth import synthesize
-from sketch2idol.evaluate.run import load_samples, quality_table, robustness_table
+from sketch2idol.evaluate.heldout import load_heldout
+from sketch2idol.evaluate.run import quality_table, robustness_table
 from sketch2idol.pipeline import Pipeline
 from sketch2idol.weights import DEFAULT_WEIGHTS
 
@@ -27,7 +28,7 @@ def pipeline():
 def heldout(tmp_path_factory):
     root = tmp_path_factory.mktemp("heldout")
     synthesize(root, count=FLOOR["count"], seed=FLOOR["seed"], workers=1, progress=False)
-    return load_samples(root, FLOOR["count"])
+    return load_heldout(root, FLOOR["count"])
 
 
 def test_weights_fit_the_repository_budget():
@@ -36,8 +37,8 @@ def test_weights_fit_the_repository_budget():
 
 
 def test_quality_floor(pipeline, heldout):
-    _, sketches, photos = heldout
-    quality, _ = quality_table(pipeline, sketches, photos, t_values=(1.0,))
+    # Every face in its own true look (from the renderer's parameters).
+    quality, _, _ = quality_table(pipeline, heldout, heldout.sketches, t_values=(1.0,))
     scores = quality["1.0"]
     assert scores["ssim"] >= FLOOR["ssim"]
     assert scores["psnr"] >= FLOOR["psnr"]
@@ -49,6 +50,30 @@ def test_quality_floor(pipeline, heldout):
 
 
 def test_projection_measurably_helps_a_spoiled_sketch(pipeline, heldout):
-    _, sketches, _ = heldout
-    row = robustness_table(pipeline, sketches, perturbations=("all",))["all"]
+    row = robustness_table(pipeline, heldout.sketches, perturbations=("all",))["all"]
     assert row["t=0.0"] < row["t=1.0"] * FLOOR["projection_gain"]
+
+
+def test_faces_wear_their_look_and_stay_clean(pipeline, heldout):
+    # Colour adherence against the ground truth's own region colours, and no checkerboard
+    # or noise in flat regions (texture energy relative to the ground truth's).
+    quality, _, _ = quality_table(pipeline, heldout, heldout.sketches, t_values=(0.5,))
+    scores = quality["0.5"]
+    for field, ceiling in FLOOR["colour_error_vs_truth"].items():
+        assert scores[f"truth_colour_{field}"] <= ceiling, field
+    assert scores["texture_ratio"] <= FLOOR["texture_ratio"]
+
+
+def test_casual_drawings_give_faces_too(pipeline, heldout):
+    quality, _, _ = quality_table(pipeline, heldout, heldout.casual, t_values=(0.5,))
+    scores = quality["0.5"]
+    assert scores["psnr"] >= FLOOR["casual_psnr"]
+    assert scores["ssim"] >= FLOOR["casual_ssim"]
+
+
+def test_two_looks_paint_one_drawing_differently(pipeline, heldout):
+    from sketch2idol.looks import resolve_look
+
+    sunset = pipeline(heldout.sketches[0], t=0.5, look=resolve_look("sunset")).face
+    ocean = pipeline(heldout.sketches[0], t=0.5, look=resolve_look("ocean")).face
+    assert abs(sunset.astype(int) - ocean.astype(int)).mean() > 10

@@ -12,10 +12,13 @@ from sketch2idol.errors import UserError
 def register(groups: argparse._SubParsersAction) -> None:
     evaluate = groups.add_parser(
         "eval", help="score weights on held-out faces",
-        description="Image quality (L1, PSNR, SSIM vs the ground-truth photo), sketch "
-                    "fidelity (chamfer, edge F1; overall and per component window) and "
-                    "stage-1 robustness (spoiled sketches refined at t = 1, 0.5, 0). Writes "
-                    "eval.md, eval.json, samples.png and robustness.png.")
+        description="Faces generated in each held-out face's true look, from its detailed "
+                    "sketch and its casual drawing: image quality (L1, PSNR, SSIM vs the "
+                    "ground truth), colour adherence per look field, hair IoU, texture, "
+                    "sketch fidelity (chamfer, edge F1; overall and per component window), "
+                    "stage 1 on casual drawings and stage-1 robustness, beside the average "
+                    "training face and the ground truth. Writes eval.md, eval.json, "
+                    "samples.png and robustness.png.")
     evaluate.add_argument("--weights", type=Path, default=None,
                           help="weights directory (default: weights/default)")
     evaluate.add_argument("--data", type=Path, required=True,
@@ -24,6 +27,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                           help="report directory (default reports/eval)")
     evaluate.add_argument("--count", type=positive_int, default=100,
                           help="faces to evaluate (default 100)")
+    evaluate.add_argument("--train-data", type=Path, default=Path("data/synth"),
+                          help="training set whose mean face is the blur baseline row "
+                               "(default data/synth; skipped with a note if absent)")
     evaluate.set_defaults(handler=run_eval)
 
     weights = groups.add_parser("weights", help="package trained runs as weights",
@@ -47,8 +53,11 @@ def run_eval(args: argparse.Namespace) -> int:
     for path, what in ((weights, "weights"), (args.data, "data")):
         if not Path(path).is_dir():
             raise UserError(f"--{what} {path} is not a directory")
+    train_data = args.train_data if Path(args.train_data).is_dir() else None
+    if train_data is None:
+        print(f"note: {args.train_data} is not a directory; no average-face row")
     try:
-        evaluate(weights, args.data, args.out, count=args.count)
+        evaluate(weights, args.data, args.out, count=args.count, train_data=train_data)
     except (FileNotFoundError, ValueError) as error:
         raise UserError(str(error)) from None
     print(f"{args.out}/eval.md written")

@@ -48,6 +48,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                     "in the stage-1 run directory.")
     add_common(stage2)
     stage2.add_argument("--stage1", type=Path, help="stage-1 run directory (default runs/stage1)")
+    stage2.add_argument("--train-size", type=positive_int,
+                        help="train at this image side (area-downsampled), e.g. 128 for the "
+                             "cheap first phase, then --resume --train-size 256")
     stage2.set_defaults(handler=run_stage2)
 
 
@@ -65,7 +68,8 @@ def resolve_config(args: argparse.Namespace, cls):
                  "lr": args.lr, "seed": args.seed, "sample_every": args.sample_every,
                  "checkpoint_every": args.checkpoint_every,
                  "loader_workers": args.loader_workers, "device": args.device,
-                 "stage1": getattr(args, "stage1", None)}
+                 "stage1": getattr(args, "stage1", None),
+                 "train_size": getattr(args, "train_size", None)}
     if args.resume:
         overrides["data"] = overrides["stage1"] = None  # a run keeps its inputs
     if args.debug:

@@ -10,7 +10,10 @@ Sample `index` in epoch `e` is augmented from augment_rng(seed, e, index) alone,
 batches do not depend on the number of loader workers. A key may also be the pair
 (epoch, index): the training loop's batch sampler uses that form, which stays correct in
 loader worker processes that never see `set_epoch`. Tensors are uint8 (sketch [1, H, W],
-photo [3, H, W]); the models own their normalisation.
+photo [3, H, W]); the models own their normalisation. With `looks=True` each sample also
+carries "look", the face's appearance code (float32 [LOOK_DIM], sketch2idol.looks) read
+from the manifest's renderer parameters; with `casual=True`, "casual", the face's casual
+drawing as the renderer made it (uint8 [1, H, W]).
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from torch.utils.data import Dataset
 
 from sketch2idol.data import dataset
 from sketch2idol.data.augment import augment_rng
+from sketch2idol.looks import look_from_params, look_vector
 
 SketchAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class FacePairs(Dataset):
     def __init__(self, root: Path, *, sketch_augment: SketchAugment | None = None,
-                 seed: int = 0, ids: list[str] | None = None, photos: bool = True):
+                 seed: int = 0, ids: list[str] | None = None, photos: bool = True,
+                 looks: bool = False, casual: bool = False):
         self.root = Path(root)
         rows = dataset.read_manifest(self.root)
         if not rows:
@@ -40,6 +45,16 @@ class FacePairs(Dataset):
         self.sketch_augment = sketch_augment
         self.seed = seed
         self.photos = photos  # False: sketches only (e.g. encoding the feature bank)
+        self.casual = casual  # also the face's casual drawing (un-augmented), "casual"
+        self.looks = {}
+        if looks:
+            missing = [row["id"] for row in rows if "params" not in row]
+            if missing:
+                raise ValueError(f"{self.root}: sample {missing[0]} records no renderer "
+                                 "parameters, so its look is unknown (only `data synth` "
+                                 "sets carry looks)")
+            self.looks = {row["id"]: look_vector(look_from_params(row["params"]))
+                          for row in rows}
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,4 +78,9 @@ class FacePairs(Dataset):
         if self.photos:
             photo = dataset.read_rgb(dataset.photo_path(self.root, sample_id))
             sample["photo"] = torch.from_numpy(photo).permute(2, 0, 1)
+        if self.looks:
+            sample["look"] = torch.from_numpy(self.looks[sample_id])
+        if self.casual:
+            drawing = dataset.read_grey(dataset.casual_path(self.root, sample_id))
+            sample["casual"] = torch.from_numpy(drawing)[None]
         return sample

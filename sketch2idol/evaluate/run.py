@@ -1,6 +1,12 @@
 """`sketch2idol eval`: score a weights directory on held-out procedural faces.
 
-Writes eval.md (tables), eval.json (the same numbers), samples.png (sketch | refined |
+Every face is generated in its own true look (from the renderer's parameters), from its
+detailed sketch and, where the set has them, from its casual drawing. Rows of every table:
+each t, the **average training face** (one blurry mean face: what a generator that ignores
+the drawing and the look would converge to; SSIM alone rates it well on these flat faces)
+and the **ground truth** scored the same way (what the renderer's own lighting costs).
+
+Writes eval.md (tables), eval.json (the same numbers), samples.png (drawing | refined |
 generated | ground truth) and robustness.png into the output directory.
 """
 
@@ -16,26 +22,47 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from sketch2idol.data import dataset  # noqa: E402
 from sketch2idol.data.augment import augment_rng  # noqa: E402
+from sketch2idol.data.faces.labels import Label  # noqa: E402
 from sketch2idol.data.sketch import extract_sketch  # noqa: E402
+from sketch2idol.evaluate import look_metrics  # noqa: E402
+from sketch2idol.evaluate.heldout import HeldOut, average_face, load_heldout  # noqa: E402
 from sketch2idol.evaluate.metrics import image_quality, sketch_fidelity  # noqa: E402
 from sketch2idol.evaluate.perturb import PERTURBATIONS  # noqa: E402
 from sketch2idol.geometry import PART_COMPONENTS, component_windows  # noqa: E402
+from sketch2idol.looks import look_from_vector  # noqa: E402
 from sketch2idol.pipeline import Pipeline  # noqa: E402
 from sketch2idol.train.logbook import save_grid  # noqa: E402
 
 T_VALUES = (1.0, 0.5, 0.0)
+DEFAULT_T = 0.5  # the gateway's default
 BATCH = 8
 GRID_ROWS = 6
+#: look field -> the label-map region whose colour it sets.
+FIELD_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN,), "eyes": (Label.IRIS,),
+                 "lips": (Label.LIPS,), "clothes": (Label.CLOTHES,),
+                 "background": (Label.BACKGROUND,)}
+FLAT_REGIONS = (Label.FACE_SKIN, Label.BACKGROUND)
+#: The regions whose colours compete with the hair's for the output's hair region.
+HAIR_RIVALS = (Label.FACE_SKIN, Label.BODY_SKIN, Label.CLOTHES, Label.BACKGROUND)
+#: Hair IoU is measured only where the hair's colour differs from every rival's by this
+#: much (RGB distance): hair the colour of the skin cannot be told from it by colour.
+MIN_HAIR_CONTRAST = 40.0
 
 
 def mean_of(rows: list[dict]) -> dict[str, float]:
-    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    """Per key, the mean over the rows that measured it (None = not measurable there)."""
+    keys = dict.fromkeys(key for row in rows for key in row)
+    means = {}
+    for key in keys:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        means[key] = float(np.mean(values)) if values else None
+    return means
 
 
 def fidelity_by_region(face: np.ndarray, sketch: np.ndarray) -> dict[str, float]:
-    """Chamfer and F1 of the generated face's sketch vs the input, overall and per window."""
+    """Chamfer and F1 of the generated face's sketch vs the detailed sketch, overall and per
+    component window."""
     drawn = extract_sketch(face)
     scores = {f"overall_{k}": v for k, v in sketch_fidelity(drawn, sketch).items()}
     for name in PART_COMPONENTS:
@@ -46,33 +73,132 @@ def fidelity_by_region(face: np.ndarray, sketch: np.ndarray) -> dict[str, float]
     return scores
 
 
-def load_samples(data_dir: Path, count: int):
-    rows = dataset.read_manifest(data_dir)[:count]
-    if not rows:
-        raise FileNotFoundError(f"{data_dir} holds no samples")
-    sketches = np.stack([dataset.read_grey(dataset.sketch_path(data_dir, r["id"])) for r in rows])
-    photos = np.stack([dataset.read_rgb(dataset.photo_path(data_dir, r["id"])) for r in rows])
-    return [r["id"] for r in rows], sketches, photos
+def requested_colour(look: dict, field: str) -> np.ndarray:
+    """The colour a field asks for; a gradient background asks for its two colours' mean."""
+    if field == "background":
+        return (np.asarray(look["background"], float) + look["background2"]) / 2
+    return np.asarray(look[field], float)
 
 
-def quality_table(pipeline: Pipeline, sketches, photos, progress: bool = False,
-                  t_values=T_VALUES) -> tuple[dict, list]:
-    results, grid = {}, None
+def hair_iou(face: np.ndarray, truth: np.ndarray, labels: np.ndarray, look: dict
+             ) -> float | None:
+    """IoU of the output's hair (pixels nearest the true hair's mean colour among the
+    ground truth's region colours and the look's backgrounds) and the true hair region;
+    None where the hair cannot be told from another region by its colour."""
+    hair_region = labels == int(Label.HAIR)
+    hair = look_metrics.region_mean(truth, hair_region)
+    rivals = [look_metrics.region_mean(truth, labels == int(c)) for c in HAIR_RIVALS]
+    rivals = [c for c in rivals if c is not None] + [np.asarray(look["background"], float),
+                                                     np.asarray(look["background2"], float)]
+    if hair is None or min(np.linalg.norm(hair - c) for c in rivals) < MIN_HAIR_CONTRAST:
+        return None
+    return look_metrics.iou(look_metrics.nearest_colour_mask(face, hair, rivals), hair_region)
+
+
+def look_scores(face: np.ndarray, truth: np.ndarray, look_row: np.ndarray,
+                labels: np.ndarray | None) -> dict[str, float | None]:
+    """Colour error per look field, hair IoU and texture ratio of one face (needs labels)."""
+    if labels is None:
+        return {}
+    look = look_from_vector(look_row)
+    scores: dict[str, float | None] = {}
+    for field, classes in FIELD_REGIONS.items():
+        region = np.isin(labels, [int(c) for c in classes])
+        scores[f"colour_{field}"] = look_metrics.colour_error(
+            face, region, requested_colour(look, field))
+        truth_mean = look_metrics.region_mean(truth, region)
+        scores[f"truth_colour_{field}"] = None if truth_mean is None else \
+            look_metrics.colour_error(face, region, truth_mean)
+    scores["hair_iou"] = hair_iou(face, truth, labels, look)
+    flat = np.isin(labels, [int(c) for c in FLAT_REGIONS])
+    ours = look_metrics.high_frequency_energy(face, flat)
+    theirs = look_metrics.high_frequency_energy(truth, flat)
+    scores["texture_ratio"] = None if ours is None or not theirs else ours / theirs
+    return scores
+
+
+def score_faces(faces: np.ndarray, heldout: HeldOut, start: int) -> list[dict]:
+    rows = []
+    for offset, face in enumerate(faces):
+        i = start + offset
+        labels = None if heldout.labels is None else heldout.labels[i]
+        rows.append({**image_quality(face, heldout.photos[i]),
+                     **fidelity_by_region(face, heldout.sketches[i]),
+                     **look_scores(face, heldout.photos[i], heldout.looks[i], labels)})
+    return rows
+
+
+def reference_rows(heldout: HeldOut, average: np.ndarray | None) -> dict[str, dict]:
+    """The ground truth and the average training face, scored like generated faces."""
+    rows = {"ground truth": mean_of(score_faces(heldout.photos, heldout, 0))}
+    if average is not None:
+        repeated = np.broadcast_to(average, heldout.photos.shape)
+        rows["average training face"] = mean_of(score_faces(repeated, heldout, 0))
+    return rows
+
+
+def quality_table(pipeline: Pipeline, heldout: HeldOut, drawings: np.ndarray,
+                  progress: bool = False, t_values=T_VALUES) -> tuple[dict, list, list]:
+    """Per t: mean scores of the faces generated from `drawings` in their true looks.
+    Also returns the sample grid and the per-face rows at DEFAULT_T (for worst cases)."""
+    results, grid, per_face = {}, None, []
     for t in t_values:
-        quality, fidelity = [], []
-        for start in tqdm(range(0, len(sketches), BATCH), desc=f"quality t={t}",
+        rows = []
+        for start in tqdm(range(0, len(drawings), BATCH), desc=f"faces t={t}",
                           disable=not progress):
-            batch = sketches[start:start + BATCH]
-            refined, faces, _ = pipeline.run_batch(batch, t)
-            for face, sketch, photo in zip(faces, batch, photos[start:start + BATCH]):
-                quality.append(image_quality(face, photo))
-                fidelity.append(fidelity_by_region(face, sketch))
-            if grid is None and t == 1.0:
-                rows = min(GRID_ROWS, len(batch))
-                grid = [batch[:rows], refined[:rows], faces[:rows],
-                        photos[start:start + rows]]
-        results[str(t)] = {**mean_of(quality), **mean_of(fidelity)}
-    return results, grid
+            batch = drawings[start:start + BATCH]
+            looks = heldout.looks[start:start + BATCH]
+            refined, faces, _ = pipeline.run_batch(batch, t, looks)
+            rows += score_faces(faces, heldout, start)
+            if grid is None:
+                count = min(GRID_ROWS, len(batch))
+                grid = [batch[:count], refined[:count], faces[:count],
+                        heldout.photos[start:start + count]]
+        results[str(t)] = mean_of(rows)
+        if t == DEFAULT_T:
+            per_face = rows
+    return results, grid, per_face
+
+
+def worst_colours(per_face: list[dict], heldout: HeldOut) -> dict[str, dict]:
+    """Per look field, the face with the largest colour error (and its named hair colour)."""
+    worst = {}
+    for field in FIELD_REGIONS:
+        key = f"colour_{field}"
+        measured = [(row[key], i) for i, row in enumerate(per_face) if row.get(key) is not None]
+        if not measured:
+            continue
+        error, i = max(measured)
+        look = look_from_vector(heldout.looks[i])
+        worst[field] = {"error": error, "id": heldout.ids[i],
+                        "colour": "#" + "".join(f"{c:02x}" for c in look[field]),
+                        "hair_colour_name": heldout.params[i]["hair"].get("color_name")}
+    names = {}
+    for i, row in enumerate(per_face):
+        if row.get("colour_hair") is not None:
+            names.setdefault(heldout.params[i]["hair"]["color_name"], []).append(
+                row["colour_hair"])
+    if names:
+        name, errors = max(names.items(), key=lambda item: np.mean(item[1]))
+        worst["hair_by_name"] = {"name": name, "mean_error": float(np.mean(errors)),
+                                 "faces": len(errors)}
+    return worst
+
+
+def stage1_table(pipeline: Pipeline, heldout: HeldOut) -> dict | None:
+    """Casual drawing -> refined sketch: chamfer to the detailed sketch at each t."""
+    if heldout.casual is None:
+        return None
+    row = {"input": float(np.mean([sketch_fidelity(c, s)["chamfer_px"]
+                                   for c, s in zip(heldout.casual, heldout.sketches)]))}
+    for t in T_VALUES:
+        distances = []
+        for start in range(0, len(heldout), BATCH):
+            refined, _ = pipeline.refiner.refine(heldout.casual[start:start + BATCH], t)
+            distances += [sketch_fidelity(r, s)["chamfer_px"]
+                          for r, s in zip(refined, heldout.sketches[start:start + BATCH])]
+        row[f"t={t}"] = float(np.mean(distances))
+    return row
 
 
 def robustness_table(pipeline: Pipeline, sketches, progress: bool = False,
@@ -112,20 +238,72 @@ def plot_robustness(table: dict, out: Path) -> None:
     plt.close(fig)
 
 
+def _cell(value, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _quality_lines(title: str, rows: dict[str, dict]) -> list[str]:
+    lines = [f"### {title}", "",
+             "| row | L1 | PSNR (dB) | SSIM | hair IoU | texture × truth | chamfer (px) | "
+             "edge F1 | " + " | ".join(f"F1 {n}" for n in PART_COMPONENTS) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(PART_COMPONENTS)]
+    for name, row in rows.items():
+        parts = " | ".join(_cell(row.get(f"{n}_edge_f1"), 3) for n in PART_COMPONENTS)
+        lines.append(f"| {name} | {_cell(row['l1'], 4)} | {_cell(row['psnr'], 2)} | "
+                     f"{_cell(row['ssim'], 4)} | {_cell(row.get('hair_iou'), 3)} | "
+                     f"{_cell(row.get('texture_ratio'), 2)} | "
+                     f"{_cell(row.get('overall_chamfer_px'), 2)} | "
+                     f"{_cell(row.get('overall_edge_f1'), 3)} | {parts} |")
+    return lines + [""]
+
+
 def markdown(report: dict) -> str:
     lines = [f"# Evaluation of `{report['weights']}`", "",
-             f"{report['count']} held-out faces from `{report['data']}`.", "",
-             "## Image quality and sketch fidelity", "",
-             "Fidelity: the generated face is sketched with the training extractor and "
-             "compared with the input sketch (chamfer in px, edge F1 at 1% of the diagonal).",
-             "", "| t | L1 | PSNR (dB) | SSIM | chamfer (px) | edge F1 | "
-             + " | ".join(f"F1 {n}" for n in PART_COMPONENTS) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(PART_COMPONENTS)]
-    for t, row in report["quality"].items():
-        parts = " | ".join(f"{row[f'{n}_edge_f1']:.3f}" for n in PART_COMPONENTS)
-        lines.append(f"| {t} | {row['l1']:.4f} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
-                     f"{row['overall_chamfer_px']:.2f} | {row['overall_edge_f1']:.3f} | "
-                     f"{parts} |")
+             f"{report['count']} held-out faces from `{report['data']}`, each generated in "
+             "its own true look. Fidelity: the generated face is sketched with the training "
+             "extractor and compared with the detailed sketch (chamfer in px, edge F1 at 1% "
+             "of the diagonal). Hair IoU: output pixels nearest the true hair colour (among "
+             "the true region colours) vs the label map's hair, on faces whose hair colour "
+             "differs from skin, clothes and background. Texture: high-frequency energy in "
+             "skin and background, output ÷ ground truth (≤ 1.5 wanted).", ""]
+    for kind, table in report["quality"].items():
+        rows = {f"t = {t}": row for t, row in table.items()}
+        rows.update(report["reference"])
+        lines += _quality_lines(f"From {kind}", rows)
+    colour_rows = {f"{kind}, t = {DEFAULT_T}": table[str(DEFAULT_T)]
+                   for kind, table in report["quality"].items()}
+    colour_rows.update(report["reference"])
+    lines += [f"### Colour adherence (RGB distance 0..255, ≤ 12 wanted), t = {DEFAULT_T}", "",
+              "| row | " + " | ".join(FIELD_REGIONS) + " |",
+              "|---|" + "---|" * len(FIELD_REGIONS)]
+    for name, row in colour_rows.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(row.get(f"colour_{f}"), 1)
+                                                   for f in FIELD_REGIONS) + " |")
+    lines += ["", "The renderer shades every region (hair sheen, the iris's rim and pupil, the "
+              "upper lip's shadow), so even the ground truth sits away from the flat requested "
+              "colour. Against the ground truth's own mean colour in each region:", "",
+              "| row | " + " | ".join(FIELD_REGIONS) + " |",
+              "|---|" + "---|" * len(FIELD_REGIONS)]
+    for name, row in colour_rows.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(row.get(f"truth_colour_{f}"), 1)
+                                                   for f in FIELD_REGIONS) + " |")
+    for kind, worst in report["worst_colours"].items():
+        lines += ["", f"Worst faces ({kind}): " + "; ".join(
+            f"{field} {w['error']:.1f} (id {w['id']}, {w['colour']})"
+            for field, w in worst.items() if field != "hair_by_name")]
+        if "hair_by_name" in worst:
+            w = worst["hair_by_name"]
+            lines.append(f"Worst named hair colour: {w['name']} (mean error "
+                         f"{w['mean_error']:.1f} over {w['faces']} faces).")
+    if report.get("stage1_casual"):
+        row = report["stage1_casual"]
+        lines += ["", "## Stage 1 on casual drawings", "",
+                  "Chamfer distance (px) to the face's detailed sketch: of the casual drawing, "
+                  "and of its refined sketch at each t (lower is better).", "",
+                  "| input | " + " | ".join(k for k in row if k != "input") + " |",
+                  "|---|" + "---|" * (len(row) - 1),
+                  f"| {row['input']:.2f} | " + " | ".join(
+                      f"{v:.2f}" for k, v in row.items() if k != "input") + " |"]
     lines += ["", "## Stage-1 robustness", "",
               "Chamfer distance (px) to the clean sketch: of the spoiled input, and of the "
               "refined sketch at each t (lower is better).", ""]
@@ -138,20 +316,29 @@ def markdown(report: dict) -> str:
 
 
 def evaluate(weights: Path, data_dir: Path, out: Path, *, count: int = 100,
-             progress: bool = True) -> dict:
+             train_data: Path | None = None, progress: bool = True) -> dict:
     pipeline = Pipeline.from_weights(weights)
-    ids, sketches, photos = load_samples(data_dir, count)
-    if sketches.shape[1] != pipeline.size:
-        raise ValueError(f"{data_dir} holds {sketches.shape[1]}² sketches; the weights are "
-                         f"for {pipeline.size}²")
-    quality, grid = quality_table(pipeline, sketches, photos, progress)
-    report = {"weights": str(weights), "data": str(data_dir), "count": len(ids),
-              "quality": quality,
-              "robustness": robustness_table(pipeline, sketches, progress)}
+    heldout = load_heldout(data_dir, count)
+    if heldout.sketches.shape[1] != pipeline.size:
+        raise ValueError(f"{data_dir} holds {heldout.sketches.shape[1]}² sketches; the "
+                         f"weights are for {pipeline.size}²")
+    average = average_face(train_data) if train_data is not None else None
+    drawings = {"detailed sketches": heldout.sketches}
+    if heldout.casual is not None:
+        drawings["casual drawings"] = heldout.casual
+    quality, worst, grids = {}, {}, []
+    for kind, inputs in drawings.items():
+        quality[kind], grid, per_face = quality_table(pipeline, heldout, inputs, progress)
+        worst[kind] = worst_colours(per_face, heldout)
+        grids.append(grid)
+    report = {"weights": str(weights), "data": str(data_dir), "count": len(heldout),
+              "quality": quality, "reference": reference_rows(heldout, average),
+              "worst_colours": worst, "stage1_casual": stage1_table(pipeline, heldout),
+              "robustness": robustness_table(pipeline, heldout.sketches, progress)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "eval.md").write_text(markdown(report))
-    save_grid(out / "samples.png", grid)
+    save_grid(out / "samples.png", [np.concatenate(column) for column in zip(*grids)])
     plot_robustness(report["robustness"], out / "robustness.png")
     return report

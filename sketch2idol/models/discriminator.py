@@ -1,8 +1,10 @@
 """Stage 2's critic: pix2pixHD's multi-scale PatchGAN discriminator.
 
-Each scale is an N-layer PatchGAN over (sketch, face) pairs returning every intermediate
+Each scale is an N-layer PatchGAN over (sketch, face, look) returning every intermediate
 feature map, so the generator can be trained with feature matching as well as LSGAN.
-Scale i sees the pair downsampled i times by 3x3 average pooling.
+Scale i sees the pair downsampled i times by 3x3 average pooling. The look enters as
+constant channels: the first convolution has no normalisation after it, so it can compare
+the face's colours with the look asked for (a face in the wrong colours is fake).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sketch2idol.contract import LOOK_DIM
+
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
     ndf: int = 32
     layers: int = 3
     scales: int = 2
-    in_channels: int = 4  # sketch (1) + face (3)
+    in_channels: int = 4 + LOOK_DIM  # sketch (1) + face (3) + look (constant planes)
 
 
 class PatchDiscriminator(nn.Module):
@@ -50,8 +54,10 @@ class MultiscaleDiscriminator(nn.Module):
         self.scales = nn.ModuleList(PatchDiscriminator(config) for _ in range(config.scales))
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
-    def forward(self, sketch: torch.Tensor, face: torch.Tensor) -> list[list[torch.Tensor]]:
-        x = torch.cat([sketch, face], dim=1)
+    def forward(self, sketch: torch.Tensor, face: torch.Tensor, look: torch.Tensor
+                ) -> list[list[torch.Tensor]]:
+        planes = (look * 2.0 - 1.0)[:, :, None, None].expand(-1, -1, *sketch.shape[2:])
+        x = torch.cat([sketch, face, planes], dim=1)
         outputs = []
         for i, scale in enumerate(self.scales):
             if i:

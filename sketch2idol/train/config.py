@@ -30,6 +30,8 @@ class Stage1Config:
     batch_size: int = 8
     lr: float = 5e-4
     line_weight: float = 10.0
+    casual_prob: float = 0.5  # share of inputs that are casual drawings (if the data has them)
+    feature_weight: float = 1.0  # pull of a casual drawing's feature towards its detailed twin
     seed: int = 0
     sample_every: int = 250
     checkpoint_every: int = 250
@@ -49,6 +51,7 @@ class Stage2Config:
     lambda_feature_matching: float = 10.0
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)
+    train_size: int | None = None  # train at this side (area-downsampled); None = the data's
     seed: int = 0
     sample_every: int = 500
     checkpoint_every: int = 250

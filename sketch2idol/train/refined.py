@@ -70,12 +70,12 @@ def build_refined_cache(stage1_run: Path, data_dir: Path, t_values, device: torc
 class RefinedPairs(torch.utils.data.Dataset):
     """(refined sketch at a random t, augmented) -> photo pairs for stage 2.
 
-    Each sample is the data set's own (FacePairs: id, sketch, photo) plus "refined", the
+    Each sample is the data set's own (FacePairs: id, sketch, photo, look) plus "refined", the
     cached stage-1 output, and "input", that output augmented: the generator's input.
     """
 
     def __init__(self, data_dir: Path, stage1_run: Path, t_values, augment, seed: int):
-        self.pairs = FacePairs(Path(data_dir))
+        self.pairs = FacePairs(Path(data_dir), looks=True)
         self.stage1_run = Path(stage1_run)
         self.t_values, self.augment, self.seed = tuple(t_values), augment, seed
 

@@ -1,7 +1,12 @@
-"""Stage 2: train the pix2pixHD generator on stage-1 outputs of the training sketches.
+"""Stage 2: train the look-conditioned generator on stage-1 outputs of the training sketches.
 
 Generator loss = LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1;
-discriminator loss = LSGAN on (refined sketch, real face) vs (refined sketch, generated).
+discriminator loss = LSGAN on (refined sketch, real face, look) vs (refined sketch,
+generated face, look). The look is the face's own (its renderer parameters), so the
+generator learns to paint what it is asked for. With `train_size` below the data's size,
+sketches and faces are area-downsampled first: the cheap low-resolution phase of a
+resolution schedule (the generator is fully convolutional, so the same weights continue
+at full size).
 """
 
 from __future__ import annotations
@@ -40,20 +45,27 @@ class Stage2Trainer(Trainer):
     def dataset(self) -> RefinedPairs:
         return self.data
 
+    def at_train_size(self, images: torch.Tensor) -> torch.Tensor:
+        size = self.config.train_size
+        if size is None or size == images.shape[-1]:
+            return images
+        return F.interpolate(images, size=(size, size), mode="area")
+
     def train_step(self, batch: dict) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]
-        sketch = to_unit(batch["input"].to(self.device))
-        real = to_unit(batch["photo"].to(self.device))
-        fake = G(sketch)
+        sketch = self.at_train_size(to_unit(batch["input"].to(self.device)))
+        real = self.at_train_size(to_unit(batch["photo"].to(self.device)))
+        look = batch["look"].to(self.device)
+        fake = G(sketch, look)
 
-        d_fake = D(sketch, fake.detach())
-        d_real = D(sketch, real)
+        d_fake = D(sketch, fake.detach(), look)
+        d_real = D(sketch, real, look)
         loss_d = 0.5 * (lsgan_loss(d_fake, real=False) + lsgan_loss(d_real, real=True))
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_d.backward()
         self.optimizers["D"].step()
 
-        g_fake = D(sketch, fake)
+        g_fake = D(sketch, fake, look)
         loss_gan = lsgan_loss(g_fake, real=True)
         loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
         loss_l1 = F.l1_loss(fake, real)
@@ -67,6 +79,6 @@ class Stage2Trainer(Trainer):
 
     def sample_columns(self, batch: dict) -> list[np.ndarray]:
         refined = to_unit(batch["refined"].to(self.device))
-        generated = self.nets["G"](refined)
+        generated = self.nets["G"](refined, batch["look"].to(self.device))
         return [batch["sketch"][:, 0].numpy(), batch["refined"][:, 0].numpy(),
                 image_array(generated), batch["photo"].permute(0, 2, 3, 1).numpy()]

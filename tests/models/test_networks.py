@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2idol.contract import FEATURE_DIM
+from sketch2idol.contract import FEATURE_DIM, LOOK_DIM
 from sketch2idol.geometry import COMPONENTS, SUPPORTED_SIZES, component_windows
 from sketch2idol.models.autoencoder import define_autoencoders
 from sketch2idol.models.components import blank_mask, composite, crop_components
@@ -28,12 +28,48 @@ def test_autoencoder_shapes_follow_the_geometry(size):
 @pytest.mark.parametrize("size", SUPPORTED_SIZES)
 def test_generator_and_discriminator_shapes(size):
     generator = define_generator().eval()
+    look = torch.rand(1, LOOK_DIM)
     with torch.no_grad():
-        face = generator(torch.zeros(1, 1, size, size))
+        face = generator(torch.zeros(1, 1, size, size), look)
         assert face.shape == (1, 3, size, size)
         assert face.abs().max() <= 1.0
-        verdicts = define_discriminator()(torch.zeros(1, 1, size, size), face)
+        verdicts = define_discriminator()(torch.zeros(1, 1, size, size), face, look)
     assert len(verdicts) == 2 and verdicts[1][-1].shape[-1] < verdicts[0][-1].shape[-1]
+
+
+def test_generator_upsamples_without_transposed_convolutions():
+    # Strided ConvTranspose leaves checkerboard texture and stays fp32 under int8 export.
+    generator = define_generator()
+    kinds = {type(module).__name__ for module in generator.modules()}
+    assert "ConvTranspose2d" not in kinds and "Upsample" in kinds
+
+
+def test_look_changes_the_face_through_the_normalisations():
+    # Trained FiLM projections (here: random ones) make the look reach the output, and
+    # each face of a batch follows its own look.
+    torch.manual_seed(0)
+    generator = define_generator(GeneratorConfig(ngf=8, downsamplings=2, blocks=1)).eval()
+    for module in generator.modules():
+        if hasattr(module, "to_scale_shift"):
+            torch.nn.init.normal_(module.to_scale_shift.weight, std=0.3)
+    sketch = line_sketches(1, 64).expand(3, 1, 64, 64)
+    looks = torch.stack([torch.zeros(LOOK_DIM), torch.ones(LOOK_DIM), torch.zeros(LOOK_DIM)])
+    with torch.no_grad():
+        faces = generator(sketch, looks)
+        alone = generator(sketch[:1], looks[1:2])
+    assert (faces[0] - faces[1]).abs().mean() > 0.05
+    torch.testing.assert_close(faces[0], faces[2])
+    torch.testing.assert_close(faces[1:2], alone, atol=1e-5, rtol=0)
+
+
+def test_untrained_film_is_a_plain_instance_norm():
+    # Zero-initialised projections: the look has no effect until training gives it one.
+    generator = define_generator(GeneratorConfig(ngf=8, downsamplings=2, blocks=1)).eval()
+    sketch = line_sketches(1, 64)
+    with torch.no_grad():
+        a = generator(sketch, torch.zeros(1, LOOK_DIM))
+        b = generator(sketch, torch.ones(1, LOOK_DIM))
+    torch.testing.assert_close(a, b)
 
 
 def test_crop_then_composite_gives_the_sketch_back():
@@ -90,12 +126,35 @@ def test_generator_overfits_four_pairs():
     generator = define_generator(GeneratorConfig(ngf=16, downsamplings=2, blocks=2))
     sketches = line_sketches(4, 64)
     faces = torch.tanh(torch.randn(4, 3, 1, 1)).expand(4, 3, 64, 64) * (sketches < 0) * 0.8
+    looks = torch.rand(4, LOOK_DIM)
     optimizer = torch.optim.Adam(generator.parameters(), lr=2e-3)
     losses = []
     for _ in range(80):
-        loss = (generator(sketches) - faces).abs().mean()
+        loss = (generator(sketches, looks) - faces).abs().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 3, f"{losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+def test_generator_learns_to_paint_the_look_it_is_given():
+    # One sketch, two looks whose first colour differs: the line colour must follow the
+    # look (a generator that ignored it could only paint their average).
+    torch.manual_seed(0)
+    generator = define_generator(GeneratorConfig(ngf=8, downsamplings=2, blocks=1))
+    sketch = line_sketches(1, 32).expand(2, 1, 32, 32)
+    looks = torch.full((2, LOOK_DIM), 0.5)
+    looks[0, :3], looks[1, :3] = 0.0, 1.0
+    ink = (sketch < 0).float()
+    targets = torch.stack([ink[0] * -0.8, ink[1] * 0.8]).expand(2, 3, 32, 32)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = (generator(sketch, looks) - targets).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        faces = generator(sketch, looks)
+    on_ink = ink.bool().expand(2, 3, 32, 32)
+    assert faces[0][on_ink[0]].mean() < -0.3 and faces[1][on_ink[1]].mean() > 0.3

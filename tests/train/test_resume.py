@@ -82,3 +82,23 @@ def test_an_existing_run_is_not_overwritten(face_set, tmp_path):
     train(Stage1Trainer, stage1_config(face_set, 1), tmp_path)
     with pytest.raises(UserError, match="--resume"):
         train(Stage1Trainer, stage1_config(face_set, 2), tmp_path)
+
+
+def test_stage1_learns_from_casual_drawings_towards_the_detailed_sketch(face_set):
+    from sketch2idol.data import dataset
+    from sketch2idol.data.augment import Stage1Augment
+    from sketch2idol.train.stage1 import DrawingPairs
+
+    pairs = DrawingPairs(face_set, Stage1Augment(), seed=0, casual_prob=0.5)
+    samples = [pairs[(epoch, i)] for epoch in range(4) for i in range(len(pairs))]
+    kinds = [bool(s["from_casual"]) for s in samples]
+    assert any(kinds) and not all(kinds)
+    for sample in samples:  # the target is always the clean detailed sketch
+        detailed = dataset.read_grey(dataset.sketch_path(face_set, sample["id"]))
+        assert (sample["clean_sketch"][0].numpy() == detailed).all()
+    again = pairs[(1, 2)]
+    assert bool(again["from_casual"]) == kinds[len(pairs) + 2]
+    assert torch.equal(again["sketch"], samples[len(pairs) + 2]["sketch"])
+    only_detailed = DrawingPairs(face_set, None, seed=0, casual_prob=0.0)[(0, 0)]
+    assert not bool(only_detailed["from_casual"])
+    assert torch.equal(only_detailed["sketch"], only_detailed["clean_sketch"])
