@@ -7,7 +7,8 @@ KNN with a Python loop over the five components (distances to every bank row, ar
 one request at a time (the handler computes on the event loop, so requests queue). The
 upload is decoded and framed with the gateway's own functions and the face is returned as
 the same PNG, so the two differ only in how the model is served. Same route and form as
-the gateway: `POST /v1/faces` with `sketch` and `t`.
+the gateway: `POST /v1/faces` with `sketch`, `t` and `look` (a named look or `random`;
+default: the default look).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Annotated
 
 import numpy as np
 import torch
-from fastapi import FastAPI, File, Form, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 
 from client.uploads import decode_drawing, frame_drawing, png_bytes
 from sketch2idol import manifold
+from sketch2idol.looks import LookError, resolve_look
 from sketch2idol.pipeline import Pipeline
 from sketch2idol.weights import DEFAULT_WEIGHTS
 
@@ -53,13 +55,14 @@ class SeedModel:
         self.k = self.pipeline.refiner.k
 
     @torch.no_grad()
-    def __call__(self, sketch: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 [S, S] framed sketch -> (refined [S, S], face [S, S, 3])."""
+    def __call__(self, sketch: np.ndarray, t: float, look=None) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 [S, S] framed sketch (+ a look; None: the default) -> (refined [S, S],
+        face [S, S, 3])."""
         refiner = self.pipeline.refiner
         features = refiner.encode(sketch[None])[0]
         blended = seed_projection(features, self.banks, t, self.k)
         refined = refiner.decode(blended[None])
-        return refined[0], self.pipeline.faces(refined)[0]
+        return refined[0], self.pipeline.faces(refined, look)[0]
 
 
 model: SeedModel | None = None
@@ -82,7 +85,12 @@ async def healthz() -> dict[str, str]:
 
 @app.post("/v1/faces")
 async def faces(sketch: Annotated[UploadFile, File()],
-                t: Annotated[float, Form()] = 0.5) -> Response:
+                t: Annotated[float, Form()] = 0.5,
+                look: Annotated[str | None, Form()] = None) -> Response:
+    try:
+        chosen = resolve_look(look)
+    except LookError as error:
+        raise HTTPException(422, str(error)) from None
     drawing = decode_drawing(await sketch.read(), MAX_BYTES, MAX_PIXELS)
-    _, face = model(frame_drawing(drawing, model.size), t)  # blocks: one at a time
+    _, face = model(frame_drawing(drawing, model.size), t, chosen)  # blocks: one at a time
     return Response(png_bytes(face), media_type="image/png")

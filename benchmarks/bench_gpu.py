@@ -58,15 +58,16 @@ def networks(run: Run, device: torch.device, repeats: int, batches) -> dict:
     results = {}
     for name, graph in network_graphs(weights).items():
         module = graph.module.to(device).eval()
-        sample = torch.from_numpy(np.ascontiguousarray(chain[graph.input.name]))
+        samples = [torch.from_numpy(np.ascontiguousarray(chain[name]))
+                   for name in graph.input_names]  # the generator: refined sketch + look
         for precision in ("fp32", "fp16"):
             for batch in batches:
-                x = sample[torch.arange(batch) % len(sample)].to(device)
+                x = [sample[torch.arange(batch) % len(sample)].to(device) for sample in samples]
 
                 def call(module=module, x=x, precision=precision):
                     with torch.no_grad(), torch.autocast(device.type, torch.float16,
                                                          enabled=precision == "fp16"):
-                        return module(x)
+                        return module(*x)
                 seconds = timed(call, device, repeats)
                 row = run.add(part="network", name=name, precision=precision, batch=batch,
                               ms=round(1e3 * seconds, 3),

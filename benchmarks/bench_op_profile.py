@@ -82,7 +82,7 @@ def conv_macs(model: onnx.ModelProto) -> dict[str, float]:
     return {kind: float(value) for kind, value in macs.items()}
 
 
-def kernel_times(path: Path, inputs: np.ndarray, threads: int, repeats: int
+def kernel_times(path: Path, inputs: dict[str, np.ndarray], threads: int, repeats: int
                  ) -> tuple[dict[str, float], float]:
     """(operator kind -> kernel ms per run, wall ms per run) from onnxruntime's profiler."""
     options = ort.SessionOptions()
@@ -91,9 +91,8 @@ def kernel_times(path: Path, inputs: np.ndarray, threads: int, repeats: int
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(folder) / "profile")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        (graph_input,) = session.get_inputs()
         for _ in range(1 + repeats):
-            session.run(None, {graph_input.name: inputs})
+            session.run(None, inputs)
         events = json.loads(Path(session.end_profiling()).read_text())
     runs = [e for e in events if e.get("cat") == "Session" and e["name"] == "model_run"]
     timed = runs[1:]  # the first run is a warm-up
@@ -127,7 +126,8 @@ def main() -> None:
             path = files[precision][name]
             macs = conv_macs(onnx.load(str(path)))
             run.quiet()
-            kinds, wall = kernel_times(path, chain[graph.input.name], args.threads, repeats)
+            kinds, wall = kernel_times(path, {name: chain[name] for name in graph.input_names},
+                                       args.threads, repeats)
             total = sum(kinds.values())
             rows = []
             for kind, ms in sorted(kinds.items(), key=lambda item: -item[1]):

@@ -6,7 +6,8 @@
 
 Starts tritonserver on free ports and, for the ensemble and each composing model, runs
 perf_analyzer at each concurrency (quick: 1, 8; full: 1, 2, 4, 8, 16, 32) with REAL
-inputs as --input-data JSON: held-out sketches (seed 1) and, for the composing models, the
+inputs as --input-data JSON: held-out sketches (seed 1), each in its own look (APPEARANCE:
+named and random looks, export/samples.sample_looks) and, for the composing models, the
 tensors the PyTorch reference computes from them (features, projected features, refined
 sketches; t = 0.5), so the KNN step searches real features. Records throughput, p50 / p95 /
 p99 latency, perf_analyzer's server queue / compute split, and from Triton's statistics
@@ -45,7 +46,9 @@ AVERAGE_PARTS = ("Client Send", "Network+Server Send/Recv", "Server Queue",
 
 
 def input_files(directory: Path, count: int) -> dict[str, Path]:
-    """model -> perf_analyzer input JSON of `count` real requests (batch axis left out)."""
+    """model -> perf_analyzer input JSON of `count` real requests (batch axis left out):
+    every input the model takes, by contract name (the ensemble's and the generator's
+    include APPEARANCE)."""
     sketches, _ = heldout(count)
     chain = reference_chain(Pipeline.from_weights(), sketches, (T,))
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench_triton_latency.py --repository model_repository \
         [--requests 30] [--warmup 3]
 
-Starts tritonserver on free ports, sends held-out sketches (batch 1, t = 0.5) over HTTP one
-after another, and prints the client-side p50/p90 latency plus, from Triton's statistics,
-each composing model's compute and queue time per request. Concurrency sweeps and
-throughput are perf_analyzer's job (benchmarks issue); this is the interactive number.
+Starts tritonserver on free ports, sends held-out sketches (batch 1, t = 0.5, each in one of
+the sample looks) over HTTP one after another, and prints the client-side p50/p90 latency
+plus, from Triton's statistics, each composing model's compute and queue time per request.
+Concurrency sweeps and throughput are perf_analyzer's job (benchmarks issue); this is the
+interactive number.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import tritonclient.http as httpclient
 
-from export.samples import HELDOUT_SEED, render_sketches
+from export.samples import HELDOUT_SEED, render_sketches, sample_looks
 from sketch2idol import contract
 from sketch2idol.serving.tritonserver import TritonServer, free_ports
 
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
     sketches = render_sketches(HELDOUT_SEED, 8, 256)
+    looks = sample_looks(len(sketches))
     t = np.full((1, 5), 0.5, np.float32)
     names = (*contract.COMPOSING_MODELS, contract.ENSEMBLE)
     with tempfile.TemporaryDirectory() as work:
@@ -53,9 +55,12 @@ def main() -> None:
 
             def infer(i: int) -> float:
                 inputs = [httpclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
-                          httpclient.InferInput(contract.T, [1, 5], "FP32")]
+                          httpclient.InferInput(contract.T, [1, 5], "FP32"),
+                          httpclient.InferInput(contract.APPEARANCE, [1, contract.LOOK_DIM],
+                                                "FP32")]
                 inputs[0].set_data_from_numpy(sketches[i % len(sketches)][None])
                 inputs[1].set_data_from_numpy(t)
+                inputs[2].set_data_from_numpy(looks[i % len(looks)][None])
                 started = time.perf_counter()
                 client.infer(contract.ENSEMBLE, inputs)
                 return time.perf_counter() - started

@@ -5,10 +5,11 @@
 For encoders, decoders and generator (the served graphs: uint8/float in, uint8/float out,
 pre/post-processing inside): G MACs per image (torch's FlopCounterMode), ms/image at batch
 1 and 8 (median of the repeats) in each runtime, and the quality change on held-out
-sketches (seed 1, t = 0.5): each network's output against torch's for the same input, and
-end to end (all three networks in one runtime, NumPy projection between) the face against
-the ground-truth photo (L1, PSNR, SSIM: the eval metrics), the face against torch's face
-(SSIM) and the refined sketch against the drawing (edge F1). The ONNX files are exported
+sketches (seed 1, t = 0.5, each face in its own sample look): each network's output against
+torch's for the same inputs, and end to end (all three networks in one runtime, NumPy
+projection between) the face against the ground-truth photo (L1, PSNR, SSIM: the eval
+metrics), the face against torch's face (SSIM) and the refined sketch against the drawing
+(edge F1). The ONNX files are exported
 and int8-quantised exactly as `sketch2idol export` does (cached under build/bench/onnx/).
 """
 
@@ -25,10 +26,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import PROFILES, ROOT, Run, heldout, timed_ms
 from export.graphs import network_graphs
 from export.onnx_export import export_onnx
-from export.parity import onnx_session
+from export.parity import onnx_session, run_onnx
 from export.precision import quantize_int8
 from export.repository import weights_id
-from export.samples import TRAINING_SEED, reference_chain, render_sketches
+from export.samples import TRAINING_SEED, reference_chain, render_sketches, sample_looks
 from sketch2idol import contract
 from sketch2idol.evaluate.metrics import image_quality, sketch_fidelity
 from sketch2idol.pipeline import Pipeline
@@ -47,58 +48,68 @@ def onnx_files(weights_dir: Path, weights, pipeline: Pipeline) -> dict[str, dict
     files = {p: {name: cache / p / f"{name}.onnx" for name in graphs} for p in ("fp32", "int8")}
     if all(path.exists() for paths in files.values() for path in paths.values()):
         return files
-    calibration = reference_chain(pipeline, render_sketches(TRAINING_SEED, 32, weights.size))
+    calibration = reference_chain(pipeline, render_sketches(TRAINING_SEED, 32, weights.size),
+                                  looks=sample_looks(32, TRAINING_SEED))
     for name, graph in graphs.items():
         print(f"exporting {name} (fp32, int8) into {cache}", flush=True)
         files["int8"][name].parent.mkdir(parents=True, exist_ok=True)
         export_onnx(graph, files["fp32"][name])
-        quantize_int8(files["fp32"][name], files["int8"][name], calibration[graph.input.name])
+        quantize_int8(files["fp32"][name], files["int8"][name], calibration.inputs(name))
     return files
 
 
 def runners(graphs, files, threads: int) -> dict[str, dict]:
-    """runtime -> network -> callable(numpy input) -> numpy output."""
-    def torch_runner(module):
-        def call(x):
-            with torch.no_grad():
-                return module(torch.from_numpy(x)).numpy()
-        return call
+    """runtime -> network -> callable({input name: numpy array}) -> numpy output."""
+    def torch_runner(graph):
+        return lambda feed: graph(*(feed[name] for name in graph.input_names)).numpy()
 
     def ort_runner(path):
         session = onnx_session(path, threads=threads)
-        (inp,), (out,) = session.get_inputs(), session.get_outputs()
-        return lambda x: session.run([out.name], {inp.name: x})[0]
+        return lambda feed: run_onnx(session, feed)
 
-    return {"torch": {name: torch_runner(g.module) for name, g in graphs.items()},
+    return {"torch": {name: torch_runner(g) for name, g in graphs.items()},
             "ort-fp32": {name: ort_runner(files["fp32"][name]) for name in graphs},
             "ort-int8": {name: ort_runner(files["int8"][name]) for name in graphs}}
 
 
 def gmacs(graph) -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        graph.module(graph.example(batch=1))
+        graph.module(*graph.example(batch=1))
     return counter.get_total_flops() / 2 / 1e9
 
 
-def chunked(function, inputs: np.ndarray) -> np.ndarray:
-    """function over CHUNK rows at a time (batch 100 of 256² images would need ~20 GB)."""
-    return np.concatenate([function(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)])
+def chunked(function, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """function over CHUNK rows of every input at a time (batch 100 of 256² images would
+    need ~20 GB)."""
+    rows = len(next(iter(inputs.values())))
+    return np.concatenate([function({name: value[i:i + CHUNK] for name, value in inputs.items()})
+                           for i in range(0, rows, CHUNK)])
 
 
-def end_to_end(run_network, pipeline: Pipeline, sketches: np.ndarray) -> dict[str, np.ndarray]:
+def end_to_end(run_network, pipeline: Pipeline, sketches: np.ndarray,
+               looks: np.ndarray) -> dict[str, np.ndarray]:
     t = np.full((len(sketches), 5), T, np.float32)
-    features = chunked(lambda x: run_network(contract.ENCODERS, x), sketches)
+    features = chunked(lambda x: run_network(contract.ENCODERS, x), {contract.SKETCH: sketches})
     projected, _ = pipeline.refiner.project(features, t)
-    refined = chunked(lambda x: run_network(contract.DECODERS, x), projected)
+    refined = chunked(lambda x: run_network(contract.DECODERS, x),
+                      {contract.PROJECTED: projected})
     return {"refined": refined,
-            "face": chunked(lambda x: run_network(contract.GENERATOR, x), refined)}
+            "face": chunked(lambda x: run_network(contract.GENERATOR, x),
+                            {contract.REFINED_SKETCH: refined, contract.APPEARANCE: looks})}
 
 
 def reference_tensors(pipeline: Pipeline, sketches: np.ndarray) -> dict[str, np.ndarray]:
-    """Every contract tensor of the torch reference chain, CHUNK sketches at a time."""
-    parts = [reference_chain(pipeline, sketches[i:i + CHUNK], (T,)).tensors
+    """Every contract tensor of the torch reference chain, CHUNK sketches at a time (sketch
+    i in sample look i)."""
+    looks = sample_looks(len(sketches))
+    parts = [reference_chain(pipeline, sketches[i:i + CHUNK], (T,), looks[i:i + CHUNK]).tensors
              for i in range(0, len(sketches), CHUNK)]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def inputs_of(chain: dict[str, np.ndarray], network: str) -> dict[str, np.ndarray]:
+    """A network's inputs from the reference chain, by contract name."""
+    return {name: chain[name] for name in contract.MODEL_IO[network][0]}
 
 
 def quality(outputs, reference, sketches, photos) -> dict[str, float]:
@@ -138,10 +149,10 @@ def main() -> None:
     timings = {}
     for name, graph in graphs.items():
         macs = gmacs(graph)
-        x = chain[graph.input.name]
         for runtime in RUNTIMES:
             for batch in BATCHES:
-                inputs = np.ascontiguousarray(np.resize(x, (batch, *x.shape[1:])))
+                inputs = {key: np.ascontiguousarray(np.resize(x, (batch, *x.shape[1:])))
+                          for key, x in inputs_of(chain, name).items()}
                 run.quiet()
                 times = timed_ms(lambda c=calls[runtime][name], i=inputs: c(i), repeats)
                 per_image = statistics.median(times) / batch
@@ -156,11 +167,12 @@ def main() -> None:
     for name, graph in graphs.items():
         reference = chain[graph.output.name].astype(np.float64)
         for runtime in RUNTIMES[1:]:
-            output = chunked(calls[runtime][name], chain[graph.input.name]).astype(np.float64)
+            output = chunked(calls[runtime][name], inputs_of(chain, name)).astype(np.float64)
             diff = np.abs(output - reference)
             deltas[f"{name}/{runtime}"] = {"max_abs": round(float(diff.max()), 4),
                                            "mean_abs": round(float(diff.mean()), 5)}
-    results = {runtime: end_to_end(lambda n, x, r=runtime: calls[r][n](x), pipeline, sketches)
+    results = {runtime: end_to_end(lambda n, x, r=runtime: calls[r][n](x), pipeline, sketches,
+                                   chain[contract.APPEARANCE])
                for runtime in RUNTIMES}
     scores = {runtime: {k: round(v, 4) for k, v in
                         quality(results[runtime], results["torch"], sketches, photos).items()}

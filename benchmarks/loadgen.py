@@ -6,7 +6,8 @@
 Closed loop: `concurrency` workers, each sending its next request as soon as the last one
 answered. Open loop: requests start at a fixed rate whatever the answers do, and latency
 is counted from the scheduled start (no coordinated omission). Both upload real held-out
-sketches (PNG, multipart, t = 0.5), cycling through them, and record every request's
+sketches (PNG, multipart, t = 0.5; with --look, the form field `look` too: a named look or
+`random`, else the server's default look), cycling through them, and record every request's
 start, latency and HTTP status; only requests started after the warm-up and finished
 inside the window count.
 """
@@ -46,10 +47,16 @@ def png_payloads(sketches: np.ndarray) -> list[bytes]:
     return payloads
 
 
-async def _send(client: httpx.AsyncClient, url: str, payload: bytes, t: float) -> int:
+def form(t: float, look: str | None = None) -> dict[str, str]:
+    """The request's form fields besides the sketch."""
+    return {"t": str(t), **({"look": look} if look else {})}
+
+
+async def _send(client: httpx.AsyncClient, url: str, payload: bytes, t: float,
+                look: str | None = None) -> int:
     try:
         response = await client.post(url, files={"sketch": ("sketch.png", payload, "image/png")},
-                                     data={"t": str(t)})
+                                     data=form(t, look))
         await response.aread()
         return response.status_code
     except httpx.HTTPError:
@@ -57,7 +64,8 @@ async def _send(client: httpx.AsyncClient, url: str, payload: bytes, t: float) -
 
 
 async def closed_loop(base_url: str, payloads: list[bytes], concurrency: int,
-                      duration_s: float, warmup_s: float, t: float = 0.5) -> list[Sample]:
+                      duration_s: float, warmup_s: float, t: float = 0.5,
+                      look: str | None = None) -> list[Sample]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     samples: list[Sample] = []
     async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
@@ -69,7 +77,7 @@ async def closed_loop(base_url: str, payloads: list[bytes], concurrency: int,
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
                 status = await _send(client, base_url + ROUTE, payloads[index % len(payloads)],
-                                     t)
+                                     t, look)
                 samples.append(Sample(started - origin, time.perf_counter() - started, status))
                 index += concurrency
 
@@ -78,7 +86,7 @@ async def closed_loop(base_url: str, payloads: list[bytes], concurrency: int,
 
 
 async def open_loop(base_url: str, payloads: list[bytes], rate: float, duration_s: float,
-                    warmup_s: float, t: float = 0.5) -> list[Sample]:
+                    warmup_s: float, t: float = 0.5, look: str | None = None) -> list[Sample]:
     limits = httpx.Limits(max_connections=MAX_OUTSTANDING,
                           max_keepalive_connections=MAX_OUTSTANDING)
     samples: list[Sample] = []
@@ -88,7 +96,8 @@ async def open_loop(base_url: str, payloads: list[bytes], rate: float, duration_
         total = int(rate * (warmup_s + duration_s))
 
         async def one(index: int, scheduled: float) -> None:
-            status = await _send(client, base_url + ROUTE, payloads[index % len(payloads)], t)
+            status = await _send(client, base_url + ROUTE, payloads[index % len(payloads)], t,
+                                 look)
             samples.append(Sample(scheduled - origin, time.perf_counter() - scheduled, status))
 
         for index in range(total):
@@ -134,16 +143,17 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--sketches", type=int, default=8)
+    parser.add_argument("--look", help="a named look or `random` (default: the server's)")
     args = parser.parse_args()
     from benchmarks.common import heldout
 
     payloads = png_payloads(heldout(args.sketches)[0])
     if args.rate:
         samples = asyncio.run(open_loop(args.url, payloads, args.rate, args.duration,
-                                        args.warmup))
+                                        args.warmup, look=args.look))
     else:
         samples = asyncio.run(closed_loop(args.url, payloads, args.concurrency, args.duration,
-                                          args.warmup))
+                                          args.warmup, look=args.look))
     print(summarize(samples, args.duration, args.warmup, open_loop=bool(args.rate)))
 
 

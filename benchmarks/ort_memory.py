@@ -41,10 +41,15 @@ def session(model: str, mem_pattern: bool, threads: int):
 
 
 def feed(session, size: int, rng: np.random.Generator) -> dict:
-    graph_input = session.get_inputs()[0]
-    dtype = np.uint8 if "uint8" in graph_input.type else np.float32
-    shape = [size] + [d if isinstance(d, int) else 1 for d in graph_input.shape[1:]]
-    return {graph_input.name: rng.integers(0, 255, shape).astype(dtype)}
+    """Random inputs at batch `size` for every graph input: uint8 pixels, float values in
+    [0, 1] (an APPEARANCE is a look only there)."""
+    inputs = {}
+    for graph_input in session.get_inputs():
+        shape = [size] + [d if isinstance(d, int) else 1 for d in graph_input.shape[1:]]
+        inputs[graph_input.name] = (rng.integers(0, 255, shape).astype(np.uint8)
+                                    if "uint8" in graph_input.type
+                                    else rng.random(shape, dtype=np.float32))
+    return inputs
 
 
 def memory(model: str, mem_pattern: bool, threads: int) -> list[tuple[int, int]]:

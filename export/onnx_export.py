@@ -21,18 +21,23 @@ BATCH_AXIS = "batch"
 
 
 def export_onnx(graph: NetworkGraph, path: Path, opset: int = OPSET) -> Path:
-    """Write graph.module as ONNX (input/output named by the contract) and check it."""
+    """Write graph.module as ONNX (inputs/output named by the contract, every one with the
+    same dynamic batch axis) and check it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = (graph.input.name, graph.output.name)
+    names = (*graph.input_names, graph.output.name)
     with warnings.catch_warnings(), torch.no_grad():
         # Tracer notes about the constant windows and the legacy-exporter notice.
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph.module, (graph.example(),), str(path),
-                          input_names=[names[0]], output_names=[names[1]],
+        torch.onnx.export(graph.module, graph.example(), str(path),
+                          input_names=list(graph.input_names), output_names=[names[-1]],
                           dynamic_axes={name: {0: BATCH_AXIS} for name in names},
                           opset_version=opset, dynamo=False)
     model = onnx.load(str(path))
+    consumed = {name for node in model.graph.node for name in node.input}
+    unused = [name for name in graph.input_names if name not in consumed]
+    if unused:  # the tracer folded an input into constants: the graph would ignore it
+        raise ValueError(f"{graph.name}: the exported graph does not read {', '.join(unused)}")
     declare_shapes(model, graph)
     onnx.save(model, str(path))
     check_onnx(path)
@@ -42,8 +47,12 @@ def export_onnx(graph: NetworkGraph, path: Path, opset: int = OPSET) -> Path:
 def declare_shapes(model: onnx.ModelProto, graph: NetworkGraph) -> None:
     """Set the graph's input/output shapes to [batch, *contract dims]. The tracer's own
     guesses for outputs are symbolic and can be wrong (it named a face's height "batch")."""
-    for value, spec in ((model.graph.input[0], graph.input), (model.graph.output[0],
-                                                              graph.output)):
+    names = [value.name for value in model.graph.input]
+    if names != list(graph.input_names):
+        raise ValueError(f"{graph.name}: the exported graph's inputs are {names}, the "
+                         f"contract's {list(graph.input_names)}")
+    for value, spec in (*zip(model.graph.input, graph.inputs),
+                        (model.graph.output[0], graph.output)):
         dims = value.type.tensor_type.shape.dim
         del dims[:]
         dims.add().dim_param = BATCH_AXIS

@@ -1,9 +1,9 @@
 """What an int8 or fp16 export costs in quality, against the fp32 PyTorch reference.
 
-Per network: its own output against the reference output for the same reference input.
+Per network: its own output against the reference output for the same reference inputs.
 End to end: held-out sketches through the lowered encoders -> NumPy projection (the same
-t values) -> lowered decoders -> lowered generator, faces compared with the reference faces
-by SSIM and PSNR.
+t values) -> lowered decoders -> lowered generator (each face in the same look as its
+reference face), faces compared with the reference faces by SSIM and PSNR.
 """
 
 from __future__ import annotations
@@ -31,19 +31,24 @@ def precision_delta(lowered: dict[str, Path], samples: ChainSamples,
     sessions = {name: onnx_session(path) for name, path in lowered.items()}
     delta = {}
     for name, session in sessions.items():
-        (input_name,), (output_name,) = contract.MODEL_IO[name]
-        own = compare(name, output_name, run_onnx(session, samples[input_name]),
+        (output_name,) = contract.MODEL_IO[name][1]
+        own = compare(name, output_name, run_onnx(session, samples.inputs(name)),
                       samples[output_name])
         delta[name] = {"max_abs": own.max_abs, "within_tolerance": round(own.within, 4)}
 
-    def stage(name: str, inputs: np.ndarray, reference) -> np.ndarray:
-        return run_onnx(sessions[name], inputs) if name in sessions else reference(inputs)
+    def stage(name: str, inputs: dict[str, np.ndarray], reference) -> np.ndarray:
+        if name in sessions:
+            return run_onnx(sessions[name], inputs)
+        return reference(*inputs.values())
 
     refiner = pipeline.refiner
-    features = stage(contract.ENCODERS, samples[contract.SKETCH], refiner.encode)
+    features = stage(contract.ENCODERS, {contract.SKETCH: samples[contract.SKETCH]},
+                     refiner.encode)
     projected, _ = refiner.project(features, samples[contract.T])
-    refined = stage(contract.DECODERS, projected, refiner.decode)
-    faces = stage(contract.GENERATOR, refined, pipeline.faces)
+    refined = stage(contract.DECODERS, {contract.PROJECTED: projected}, refiner.decode)
+    faces = stage(contract.GENERATOR, {contract.REFINED_SKETCH: refined,
+                                       contract.APPEARANCE: samples[contract.APPEARANCE]},
+                  pipeline.faces)
     delta["end_to_end"] = face_similarity(faces, samples[contract.FACE])
     return delta
 

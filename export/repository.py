@@ -6,9 +6,9 @@
     <out>/sketch2face/config.pbtxt, 1/          the ensemble
     <out>/export_report.json                     options, parity, precision deltas
 
-Every network is checked against the PyTorch reference on held-out sketches before it is
-written (fp32 parity failures abort the export), and every version directory gets a sha256
-manifest that the serving models verify before loading.
+Every network is checked against the PyTorch reference on held-out sketches (the generator
+in several looks) before it is written (fp32 parity failures abort the export), and every
+version directory gets a sha256 manifest that the serving models verify before loading.
 """
 
 from __future__ import annotations
@@ -16,17 +16,26 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from export import PRECISIONS, quality
-from export.graphs import network_graphs
+from export.graphs import ignores_look, network_graphs
 from export.onnx_export import export_onnx
-from export.parity import ParityError, check_parity
+from export.parity import ParityError, check_look_path, check_parity
 from export.precision import convert_fp16, quantize_int8
-from export.samples import HELDOUT_SEED, TRAINING_SEED, reference_chain, render_sketches
+from export.samples import (
+    HELDOUT_SEED,
+    TRAINING_SEED,
+    reference_chain,
+    render_sketches,
+    sample_looks,
+)
 from export.tensorrt import save_parity_set
 from export.triton_config import DeploymentOptions, render, repository_configs
 from sketch2idol import __version__, contract
@@ -84,6 +93,19 @@ def clean_version_dir(directory: Path) -> Path:
     return directory
 
 
+def check_generator_looks(weights: Weights, parity_set, say: Callable[[str], None]) -> dict:
+    """The generator's look path on a look probe (export/parity.py); ParityError if the
+    exported probe disagrees with its PyTorch reference."""
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = check_look_path(weights.generator, weights.size, parity_set, Path(scratch))
+    say(probe.line())
+    if not probe.passed:
+        raise ParityError(f"{probe.line()}: the exported graph does not read APPEARANCE as "
+                          "the generator does (tolerances in export/parity.py)")
+    return {"look_probe_parity": probe.as_dict(), "ignores_look": ignores_look(weights.generator),
+            "parity_looks": int(len(np.unique(parity_set[contract.APPEARANCE], axis=0)))}
+
+
 def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline,
                     say: Callable[[str], None]) -> dict:
     """ONNX for encoders, decoders, generator; fp32 parity gate; optional int8/fp16."""
@@ -93,7 +115,8 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
     if request.precision == "int8":
         say(f"rendering {request.calibration_count} training sketches for int8 calibration")
         calibration = reference_chain(pipeline, render_sketches(
-            TRAINING_SEED, request.calibration_count, weights.size))
+            TRAINING_SEED, request.calibration_count, weights.size),
+            looks=sample_looks(request.calibration_count, TRAINING_SEED))
     report = {}
     graphs = network_graphs(weights)
     lowered = {}
@@ -105,11 +128,13 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
         if not parity.passed:
             raise ParityError(f"{parity.line()} (tolerances in export/parity.py)")
         entry = {"fp32_parity": parity.as_dict()}
+        if name == contract.GENERATOR:
+            entry.update(check_generator_looks(weights, parity_set, say))
         if request.precision != "fp32":
             started = time.perf_counter()
             lowered_path = version_dir / f"model.{request.precision}.onnx"
             if request.precision == "int8":
-                quantize_int8(onnx_path, lowered_path, calibration[graph.input.name])
+                quantize_int8(onnx_path, lowered_path, calibration.inputs(name))
             else:
                 convert_fp16(onnx_path, lowered_path)
             lowered_path.replace(onnx_path)

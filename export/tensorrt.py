@@ -7,7 +7,8 @@ runs inside the NGC `tritonserver` container (or the k8s init job) to finish the
     python -m export.tensorrt --repository model_repository [--trtexec trtexec]
 
 For each network: `trtexec` builds `1/model.plan` with a min/opt/max batch profile
-matching the config's max_batch_size, in FP16. The plan is then run on the parity inputs
+matching the config's max_batch_size for every input (the generator's REFINED_SKETCH and
+APPEARANCE share the batch axis), in FP16. The plan is then run on the parity inputs
 (`trtexec --loadInputs ... --exportOutput`) and compared with the fp32 ONNX reference
 outputs, using the export tolerances. Instance normalisation is the layer most likely to
 lose accuracy in FP16 (its variance sums squares over a whole feature map): if the FP16
@@ -40,11 +41,17 @@ PLAN_FILE = "model.plan"
 ONNX_FILE = "model.onnx"
 
 
+def tensor_shapes(specs: tuple[contract.TensorSpec, ...], batch: int) -> str:
+    """trtexec's shape list: NAME:BxDxD,NAME:BxD for every input at one batch size."""
+    return ",".join(f"{spec.name}:" + "x".join(str(d) for d in (batch, *spec.dims))
+                    for spec in specs)
+
+
 @dataclass(frozen=True)
 class PlanSpec:
     onnx_path: Path
     plan_path: Path
-    input: contract.TensorSpec
+    inputs: tuple[contract.TensorSpec, ...]
     max_batch: int
     fp32_layers: tuple[str, ...] = ()
 
@@ -54,7 +61,7 @@ class PlanSpec:
         return max(1, self.max_batch // 2)
 
     def shape(self, batch: int) -> str:
-        return f"{self.input.name}:" + "x".join(str(d) for d in (batch, *self.input.dims))
+        return tensor_shapes(self.inputs, batch)
 
 
 def build_command(spec: PlanSpec, trtexec: str = "trtexec") -> list[str]:
@@ -67,10 +74,12 @@ def build_command(spec: PlanSpec, trtexec: str = "trtexec") -> list[str]:
     return command
 
 
-def run_command(plan: Path, input_spec: contract.TensorSpec, inputs: Path, outputs: Path,
+def run_command(plan: Path, input_files: dict[contract.TensorSpec, Path], outputs: Path,
                 batch: int, trtexec: str = "trtexec") -> list[str]:
-    return [trtexec, f"--loadEngine={plan}", f"--loadInputs={input_spec.name}:{inputs}",
-            f"--shapes={input_spec.name}:" + "x".join(str(d) for d in (batch, *input_spec.dims)),
+    """Run a plan once on raw input files (one per input tensor) and export its output."""
+    loads = ",".join(f"{spec.name}:{path}" for spec, path in input_files.items())
+    return [trtexec, f"--loadEngine={plan}", f"--loadInputs={loads}",
+            f"--shapes={tensor_shapes(tuple(input_files), batch)}",
             f"--exportOutput={outputs}", "--iterations=1", "--warmUp=0", "--duration=0"]
 
 
@@ -99,16 +108,28 @@ def save_parity_set(repository: Path, tensors: dict[str, np.ndarray]) -> None:
 
 def check_plan(spec: PlanSpec, output: contract.TensorSpec, model_dir: Path,
                trtexec: str) -> Parity:
-    inputs = np.load(model_dir / PARITY_DIR / f"{spec.input.name}.npy")
+    inputs = {tensor: np.load(model_dir / PARITY_DIR / f"{tensor.name}.npy")
+              for tensor in spec.inputs}
     expected = np.load(model_dir / PARITY_DIR / f"{output.name}.npy")
     with tempfile.TemporaryDirectory() as scratch:
-        raw = Path(scratch) / "input.bin"
-        inputs.astype(spec.input.numpy_dtype).tofile(raw)
+        raw = {}
+        for tensor, values in inputs.items():
+            raw[tensor] = Path(scratch) / f"{tensor.name}.bin"
+            values.astype(tensor.numpy_dtype).tofile(raw[tensor])
         exported = Path(scratch) / "output.json"
-        subprocess.run(run_command(spec.plan_path, spec.input, raw, exported, len(inputs),
-                                   trtexec), check=True, capture_output=True)
+        batch = len(next(iter(inputs.values())))
+        subprocess.run(run_command(spec.plan_path, raw, exported, batch, trtexec),
+                       check=True, capture_output=True)
         actual = read_exported_output(exported, output)
     return compare(model_dir.name, output.name, actual, expected)
+
+
+def image_size(config) -> int:
+    """The image side S of a network's config (its [S, S] sketch or [S, S, 3] face)."""
+    for tensor in (*config.input, *config.output):
+        if tensor.name in (contract.SKETCH, contract.REFINED_SKETCH, contract.FACE):
+            return int(tensor.dims[0])
+    raise ValueError(f"{config.name}: no image tensor in its config")
 
 
 def build_plans(repository: Path, trtexec: str = "trtexec") -> list[Parity]:
@@ -123,8 +144,8 @@ def build_plans(repository: Path, trtexec: str = "trtexec") -> list[Parity]:
             raise ValueError(f"{model_dir}: exported for {config.platform or config.backend}; "
                              "re-export with --runtime tensorrt")
         version_dir = model_dir / "1"
-        specs = contract.model_specs(config.input[0].dims[0], 1)[model]
-        plan = PlanSpec(version_dir / ONNX_FILE, version_dir / PLAN_FILE, specs.inputs[0],
+        specs = contract.model_specs(image_size(config), 1)[model]
+        plan = PlanSpec(version_dir / ONNX_FILE, version_dir / PLAN_FILE, specs.inputs,
                         config.max_batch_size)
         for attempt in (plan, PlanSpec(**{**plan.__dict__, "fp32_layers":
                                           instance_norm_layers(plan.onnx_path)})):

@@ -131,7 +131,9 @@ def projection_config(options: DeploymentOptions) -> pb.ModelConfig:
 
 
 def ensemble_config(options: DeploymentOptions) -> pb.ModelConfig:
-    """sketch2face: the fixed DAG; every step maps contract names to themselves."""
+    """sketch2face: the fixed DAG; every step maps contract names to themselves, so the
+    ensemble's own APPEARANCE input goes straight to the generator step (beside the
+    decoders' REFINED_SKETCH)."""
     config = _base(contract.ENSEMBLE, options)
     config.platform = "ensemble"
     for model in contract.COMPOSING_MODELS:

@@ -1,9 +1,10 @@
 """The `python-ort` runtime: one generic Triton Python-backend model running an ONNX graph.
 
 encoders, decoders and generator are each this model with a different `model.onnx` in
-their version directory. Triton's dynamic batcher hands `execute` several requests; their
-inputs are concatenated and run through onnxruntime in ONE call, and the output is split
-back per request. config.pbtxt parameters (written by export/triton_config.py):
+their version directory (the generator's graph has two inputs, REFINED_SKETCH and
+APPEARANCE). Triton's dynamic batcher hands `execute` several requests; each input is
+concatenated over the requests and the graph runs in ONE onnxruntime call, and the output
+is split back per request. config.pbtxt parameters (written by export/triton_config.py):
 
     onnx_file            graph file in the version directory (model.onnx)
     intra_op_threads     onnxruntime threads for this model (0 = onnxruntime decides)
@@ -11,8 +12,10 @@ back per request. config.pbtxt parameters (written by export/triton_config.py):
 
 Before anything loads, the version directory's sha256 manifest is checked, so a corrupted
 artifact keeps the model from loading with one log line naming the file. A request whose
-floating-point input holds NaN or infinity gets its own INVALID_ARG error (the graphs would
-turn it into a garbage image); the other requests of the batch still run.
+floating-point input holds NaN or infinity, whose APPEARANCE row is not a look
+(sketch2idol.looks.check_appearance: wrong length, NaN/infinity, a value outside
+LOOK_RANGE), or whose inputs disagree on the batch gets its own INVALID_ARG error (the
+graphs would turn it into a garbage image); the other requests of the batch still run.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from sketch2idol.contract import APPEARANCE
+from sketch2idol.looks import check_appearance
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.parameters import model_parameters
 
 
 class OnnxBatchRunner:
-    """An onnxruntime session for a one-input, one-output graph, tuned for sharing cores
-    with the other models of the ensemble (no spinning worker threads)."""
+    """An onnxruntime session for a graph with one output (and one or more inputs, all on
+    the same batch axis), tuned for sharing cores with the other models of the ensemble (no
+    spinning worker threads)."""
 
     def __init__(self, path: Path, threads: int = 0,
                  providers: tuple[str, ...] = ("CPUExecutionProvider",)):
@@ -47,18 +53,46 @@ class OnnxBatchRunner:
         available = set(ort.get_available_providers())
         self.providers = [p for p in providers if p in available] or ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(path), options, providers=self.providers)
-        (graph_input,), (graph_output,) = self.session.get_inputs(), self.session.get_outputs()
-        self.input_name, self.output_name = graph_input.name, graph_output.name
+        (graph_output,) = self.session.get_outputs()
+        self.input_names = tuple(graph_input.name for graph_input in self.session.get_inputs())
+        self.output_name = graph_output.name
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """{input name: batch} -> the output batch."""
+        return self.session.run([self.output_name], feeds)[0]
+
+
+def appearance_error(array: np.ndarray) -> str | None:
+    """Why a request's APPEARANCE rows are not looks (check_appearance's reason; the row is
+    named when the request holds several), or None."""
+    if array.ndim != 2:
+        return check_appearance(array) or (f"{APPEARANCE} must be [batch, values], got shape "
+                                           f"{array.shape}")
+    for row, values in enumerate(array):
+        if reason := check_appearance(values):
+            return f"row {row}: {reason}" if len(array) > 1 else reason
+    return None
 
 
 def input_error(name: str, array: np.ndarray) -> str | None:
     """Why one request's input cannot be run, or None."""
+    if name == APPEARANCE:
+        return appearance_error(array)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
         return f"{name} has {bad} NaN or infinite value(s); every value must be finite"
+    return None
+
+
+def request_error(arrays: dict[str, np.ndarray]) -> str | None:
+    """Why one request (all its inputs) cannot be run, or None."""
+    for name, array in arrays.items():
+        if message := input_error(name, array):
+            return message
+    rows = {name: len(array) for name, array in arrays.items()}
+    if len(set(rows.values())) > 1:
+        return ("inputs disagree on the batch size: "
+                + ", ".join(f"{name} has {count} row(s)" for name, count in rows.items()))
     return None
 
 
@@ -80,37 +114,48 @@ class TritonPythonModel:
         self.runner = OnnxBatchRunner(version_dir / parameters.get("onnx_file", "model.onnx"),
                                       int(parameters.get("intra_op_threads", "0")),
                                       providers or ("CPUExecutionProvider",))
-        (model_input,), (model_output,) = config["input"], config["output"]
-        if (model_input["name"], model_output["name"]) != (self.runner.input_name,
-                                                           self.runner.output_name):
-            raise ValueError(f"{args['model_name']}: config tensors {model_input['name']} -> "
+        inputs = tuple(tensor["name"] for tensor in config["input"])
+        (model_output,) = config["output"]
+        if (sorted(inputs), model_output["name"]) != (sorted(self.runner.input_names),
+                                                      self.runner.output_name):
+            raise ValueError(f"{args['model_name']}: config tensors {', '.join(inputs)} -> "
                              f"{model_output['name']} do not match the graph's "
-                             f"{self.runner.input_name} -> {self.runner.output_name}")
+                             f"{', '.join(self.runner.input_names)} -> "
+                             f"{self.runner.output_name}")
         pb_utils.Logger.log_info(f"{args['model_name']}: onnxruntime {ort.__version__} on "
                                  f"{','.join(self.runner.providers)}")
 
     def execute(self, requests: list) -> list:
         """One response per request; the valid requests' rows go through ONE onnxruntime run."""
         pb_utils = self.pb_utils
-        name = self.runner.input_name
+        names = self.runner.input_names
         responses: list = [None] * len(requests)
         good, inputs = [], []
         for position, request in enumerate(requests):
-            array = pb_utils.get_input_tensor_by_name(request, name).as_numpy()
-            if message := input_error(name, array):
+            tensors = {name: pb_utils.get_input_tensor_by_name(request, name) for name in names}
+            missing = [name for name, tensor in tensors.items() if tensor is None]
+            if missing:  # Triton refuses these first; never index a None
+                responses[position] = self._error_response(
+                    f"missing input(s) {', '.join(missing)}", invalid_input=True)
+                continue
+            arrays = {name: tensor.as_numpy() for name, tensor in tensors.items()}
+            if message := request_error(arrays):
                 responses[position] = self._error_response(message, invalid_input=True)
             else:
                 good.append(position)
-                inputs.append(array)
+                inputs.append(arrays)
         if not good:
             return responses
         try:
-            output = self.runner.run(np.concatenate(inputs) if len(inputs) > 1 else inputs[0])
+            output = self.runner.run({name: np.concatenate([arrays[name] for arrays in inputs])
+                                      if len(inputs) > 1 else inputs[0][name]
+                                      for name in names})
         except Exception as error:  # noqa: BLE001 - every request gets the reason, no crash
             for position in good:
                 responses[position] = self._error_response(f"onnxruntime failed: {error}")
             return responses
-        for position, rows in zip(good, split_rows(output, [len(array) for array in inputs])):
+        sizes = [len(arrays[names[0]]) for arrays in inputs]
+        for position, rows in zip(good, split_rows(output, sizes)):
             responses[position] = pb_utils.InferenceResponse(
                 output_tensors=[pb_utils.Tensor(self.runner.output_name, rows)])
         return responses

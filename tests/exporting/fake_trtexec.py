@@ -22,10 +22,18 @@ if "saveEngine" in args:
     sys.exit(0)
 plan = Path(args["loadEngine"])
 session = ort.InferenceSession(str(plan), providers=["CPUExecutionProvider"])
-name, raw = args["loadInputs"].split(":", 1)
-shape = [int(d) for d in args["shapes"].split(":", 1)[1].split("x")]
-dtype = np.uint8 if session.get_inputs()[0].type == "tensor(uint8)" else np.float32
-output = session.run(None, {name: np.fromfile(raw, dtype).reshape(shape)})[0]
+# trtexec's lists: --loadInputs=NAME:file,NAME:file  --shapes=NAME:BxD,NAME:BxDxD
+files = dict(entry.split(":", 1) for entry in args["loadInputs"].split(","))
+shapes = {name: [int(d) for d in dims.split("x")]
+          for name, dims in (entry.split(":", 1) for entry in args["shapes"].split(","))}
+graph_inputs = {graph_input.name: graph_input for graph_input in session.get_inputs()}
+if set(files) != set(graph_inputs) or set(shapes) != set(graph_inputs):
+    sys.exit(f"inputs {sorted(files)} / shapes {sorted(shapes)} are not the plan's "
+             f"{sorted(graph_inputs)}")
+feeds = {name: np.fromfile(raw, np.uint8 if graph_inputs[name].type == "tensor(uint8)"
+                           else np.float32).reshape(shapes[name])
+         for name, raw in files.items()}
+output = session.run(None, feeds)[0]
 spoiled = os.environ.get("FAKE_TRT_SPOIL") == plan.parent.parent.name
 if spoiled and not plan.with_suffix(".fp32layers").read_text():
     output = np.clip(output.astype(np.int16) + 40, 0, 255).astype(output.dtype)

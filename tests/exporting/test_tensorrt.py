@@ -46,15 +46,25 @@ def trtexec(tmp_path):
 
 
 def test_build_command_has_a_batch_profile_matching_max_batch():
-    spec = PlanSpec(Path("g.onnx"), Path("g.plan"),
-                    contract.tensor_specs(256, 10)[contract.REFINED_SKETCH], max_batch=32,
+    spec = PlanSpec(Path("d.onnx"), Path("d.plan"),
+                    contract.model_specs(256, 10)[contract.DECODERS].inputs, max_batch=32,
                     fp32_layers=("/norm/A", "/norm/B"))
     command = build_command(spec, "trtexec")
-    assert "--minShapes=REFINED_SKETCH:1x256x256" in command
-    assert "--optShapes=REFINED_SKETCH:16x256x256" in command
-    assert "--maxShapes=REFINED_SKETCH:32x256x256" in command
+    assert "--minShapes=PROJECTED:1x5x512" in command
+    assert "--optShapes=PROJECTED:16x5x512" in command
+    assert "--maxShapes=PROJECTED:32x5x512" in command
     assert "--fp16" in command
     assert "--layerPrecisions=/norm/A:fp32,/norm/B:fp32" in command
+
+
+def test_the_generator_profile_gives_every_input_the_same_batch_range():
+    spec = PlanSpec(Path("g.onnx"), Path("g.plan"),
+                    contract.model_specs(256, 10)[contract.GENERATOR].inputs, max_batch=8)
+    command = build_command(spec, "trtexec")
+    dim = contract.LOOK_DIM
+    assert f"--minShapes=REFINED_SKETCH:1x256x256,APPEARANCE:1x{dim}" in command
+    assert f"--optShapes=REFINED_SKETCH:4x256x256,APPEARANCE:4x{dim}" in command
+    assert f"--maxShapes=REFINED_SKETCH:8x256x256,APPEARANCE:8x{dim}" in command
 
 
 def test_trtexec_output_json_is_read_back(tmp_path):
@@ -69,6 +79,10 @@ def test_trtexec_output_json_is_read_back(tmp_path):
 
 
 def test_plans_are_built_checked_and_added_to_the_manifest(tensorrt_repository, trtexec):
+    # The generator's parity set holds its looks, one per refined sketch, and not one look.
+    looks = np.load(tensorrt_repository / "generator" / "parity" / "APPEARANCE.npy")
+    assert looks.shape == (2, contract.LOOK_DIM) and looks.dtype == np.float32
+    assert not np.array_equal(looks[0], looks[1])
     results = build_plans(tensorrt_repository, trtexec)
     assert [r.model for r in results] == list(contract.NETWORK_MODELS)
     assert all(r.passed for r in results)

@@ -77,10 +77,15 @@ def pod_triton(rendered, exported_repository, tmp_path_factory):
 
 
 def infer_once(http_port: int, report: dict) -> np.ndarray:
-    """One sketch2face request, its inputs built from the contract's tensor specs."""
+    """One sketch2face request, its inputs built from the contract's tensor specs (a white
+    sketch, t = 0.5 and a mid-grey look), after checking that the served ensemble takes
+    exactly those inputs (APPEARANCE included)."""
     spec = contract.model_specs(report["options"]["size"],
                                 report["options"]["k"])[contract.ENSEMBLE]
     client = httpclient.InferenceServerClient(f"127.0.0.1:{http_port}")
+    served = client.get_model_metadata(contract.ENSEMBLE)["inputs"]
+    assert [(i["name"], i["datatype"], i["shape"][1:]) for i in served] == \
+        [(t.name, t.datatype, list(t.dims)) for t in spec.inputs]
     inputs = []
     for tensor in spec.inputs:
         value = np.full((1, *tensor.dims), 255 if tensor.name == contract.SKETCH else 0.5,

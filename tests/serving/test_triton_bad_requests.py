@@ -1,6 +1,7 @@
 """Bad requests straight to Triton, over HTTP and gRPC, to the `sketch2face` ensemble and to
 each composing model: wrong datatypes, wrong shapes, batches over max_batch_size, missing and
-unknown inputs, inputs whose batches disagree, non-finite or out-of-range values, and
+unknown inputs, inputs whose batches disagree, non-finite or out-of-range values (T, and an
+APPEARANCE that is not a look: NaN, infinity, outside [0, 1], the wrong length), and
 malformed HTTP bodies. Each gets an InferenceServerException (HTTP: a 4xx) whose message
 names what was wrong, no Python-backend stub dies or restarts, and afterwards the server is
 ready and a correct request gives the same face as before.
@@ -23,12 +24,17 @@ from tritonclient.utils import InferenceServerException
 
 from export.samples import HELDOUT_SEED, render_sketches
 from sketch2idol import contract
+from sketch2idol.looks import look_vector, resolve_look
 from sketch2idol.serving.tritonserver import stub_processes
 
 MODELS = (contract.ENSEMBLE, *contract.COMPOSING_MODELS)
 PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
 #: Another datatype for each: what a confused client might send instead.
 WRONG_DATATYPE = {"UINT8": "FP32", "FP32": "INT64", "INT64": "FP32"}
+#: The default look: a valid APPEARANCE row.
+DEFAULT_LOOK = look_vector(resolve_look())
+#: What the generator says about an APPEARANCE outside [0, 1] (sketch2idol.looks).
+OUT_OF_RANGE = "APPEARANCE values must lie in"
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,11 @@ def sketch() -> np.ndarray:
 def infer_good(module, address: str, sketch: np.ndarray):
     client = module.InferenceServerClient(address)
     inputs = [module.InferInput(contract.SKETCH, [1, *sketch.shape], "UINT8"),
-              module.InferInput(contract.T, [1, 5], "FP32")]
+              module.InferInput(contract.T, [1, 5], "FP32"),
+              module.InferInput(contract.APPEARANCE, [1, contract.LOOK_DIM], "FP32")]
     inputs[0].set_data_from_numpy(sketch[None])
     inputs[1].set_data_from_numpy(np.full((1, 5), 0.5, np.float32))
+    inputs[2].set_data_from_numpy(DEFAULT_LOOK[None])
     return client.infer(contract.ENSEMBLE, inputs).as_numpy(contract.FACE)
 
 
@@ -92,13 +100,15 @@ def face_before(triton_server, sketch) -> np.ndarray:
 
 
 def good_data(tensor: Tensor, batch: int) -> np.ndarray:
-    """Valid values: white sketches, t = 0.5, small features."""
+    """Valid values: white sketches, t = 0.5, the default look, small features."""
     shape = (batch, *tensor.dims)
     dtype = contract.NUMPY_DTYPES[tensor.datatype]
     if tensor.datatype == "UINT8":
         return np.full(shape, 255, dtype)
     if tensor.name == contract.T:
         return np.full(shape, 0.5, dtype)
+    if tensor.name == contract.APPEARANCE:
+        return np.resize(DEFAULT_LOOK, shape).astype(dtype)
     return np.random.default_rng(0).normal(0, 0.1, shape).astype(dtype)
 
 
@@ -154,14 +164,41 @@ def bad_requests(model: Served) -> dict[str, BadRequest]:
         above = tuple((name, kind, shape, data + 1.5 if name == contract.T else data)
                       for name, kind, shape, data in all_good)
         cases["T above 1"] = BadRequest(model.name, above, ("T must be in [0, 1]",))
+    if contract.APPEARANCE in {tensor.name for tensor in model.inputs}:
+        cases.update(appearance_cases(model, all_good))
     return cases
 
 
+def appearance_cases(model: Served, all_good: tuple) -> dict[str, BadRequest]:
+    """Looks that are not looks: out of range either way, infinite, too long."""
+    def with_look(look: np.ndarray) -> tuple:
+        return tuple((name, kind, look.shape, look) if name == contract.APPEARANCE
+                     else (name, kind, shape, data) for name, kind, shape, data in all_good)
+
+    above, below, infinite = (DEFAULT_LOOK[None].copy() for _ in range(3))
+    above[0, 0], below[0, -1], infinite[0, 4] = 1.5, -0.2, np.inf
+    too_long = np.resize(DEFAULT_LOOK, (1, contract.LOOK_DIM + 3)).astype(np.float32)
+    return {
+        "APPEARANCE above 1": BadRequest(model.name, with_look(above), (OUT_OF_RANGE,)),
+        "APPEARANCE below 0": BadRequest(model.name, with_look(below), (OUT_OF_RANGE,)),
+        "APPEARANCE with infinity": BadRequest(model.name, with_look(infinite),
+                                               ("APPEARANCE holds NaN or infinity",)),
+        "APPEARANCE too long": BadRequest(model.name, with_look(too_long),
+                                          (contract.APPEARANCE,)),
+    }
+
+
+#: The cases of a model with an APPEARANCE input (the ensemble and the generator).
+APPEARANCE_CASES = ["APPEARANCE as INT64", "APPEARANCE too small",
+                    "APPEARANCE with an extra axis", "APPEARANCE missing",
+                    "APPEARANCE with a NaN", "APPEARANCE above 1", "APPEARANCE below 0",
+                    "APPEARANCE with infinity", "APPEARANCE too long"]
 CASE_NAMES = {  # model -> case names, for parametrising before the server is up
     contract.ENSEMBLE: ["SKETCH as FP32", "SKETCH too small", "SKETCH with an extra axis",
                         "SKETCH missing", "T as INT64", "T too small", "T with an extra axis",
                         "T missing", "T with a NaN", "batch over max_batch_size",
-                        "an unknown input", "inputs whose batches differ", "T above 1"],
+                        "an unknown input", "inputs whose batches differ", "T above 1",
+                        *APPEARANCE_CASES],
     contract.ENCODERS: ["SKETCH as FP32", "SKETCH too small", "SKETCH with an extra axis",
                         "SKETCH missing", "batch over max_batch_size", "an unknown input"],
     contract.PROJECTION: ["FEATURES as INT64", "FEATURES too small",
@@ -176,7 +213,8 @@ CASE_NAMES = {  # model -> case names, for parametrising before the server is up
                         "an unknown input"],
     contract.GENERATOR: ["REFINED_SKETCH as FP32", "REFINED_SKETCH too small",
                          "REFINED_SKETCH with an extra axis", "REFINED_SKETCH missing",
-                         "batch over max_batch_size", "an unknown input"],
+                         "batch over max_batch_size", "an unknown input",
+                         "inputs whose batches differ", *APPEARANCE_CASES],
 }
 PARAMETERS = [(protocol, model, case) for protocol in PROTOCOLS
               for model, cases in CASE_NAMES.items() for case in cases]

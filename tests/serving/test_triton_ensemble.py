@@ -1,5 +1,6 @@
-"""The exported repository in a real tritonserver: parity, batching, metrics (bad requests:
-test_triton_bad_requests.py).
+"""The exported repository in a real tritonserver: parity (each sketch in its own look),
+batching, metrics (bad requests: test_triton_bad_requests.py; faces that follow the look:
+test_triton_looks.py).
 
 The session's server (fp32, python-ort, the exported default weights) serves the module;
 the corrupted-artifact test starts its own and expects it to refuse.
@@ -16,13 +17,15 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from export.samples import HELDOUT_SEED, render_sketches
+from export.samples import HELDOUT_SEED, render_sketches, sample_looks
 from sketch2idol import contract
 from sketch2idol.pipeline import Pipeline
 from sketch2idol.serving.projection_model import SEARCH_DURATION_METRIC
 from sketch2idol.serving.tritonserver import TritonServer, TritonStartError, free_ports
 
 T_CASES = np.array([[1.0] * 5, [0.5] * 5, [0.0] * 5, [1.0, 0.0, 0.5, 0.25, 0.75]], np.float32)
+#: One look per case: two named looks and two random looks of the training distribution.
+LOOKS = sample_looks(len(T_CASES))
 
 
 @pytest.fixture(scope="module")
@@ -36,43 +39,69 @@ def sketches():
 
 
 @pytest.fixture(scope="module")
-def reference(sketches):
-    return Pipeline.from_weights().run_batch(sketches, T_CASES)
+def pipeline():
+    return Pipeline.from_weights()
 
 
-def http_inputs(sketches: np.ndarray, t: np.ndarray, module=httpclient) -> list:
+@pytest.fixture(scope="module")
+def reference(pipeline, sketches):
+    return pipeline.run_batch(sketches, T_CASES, LOOKS)
+
+
+def http_inputs(sketches: np.ndarray, t: np.ndarray, looks: np.ndarray,
+                module=httpclient) -> list:
     inputs = [module.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
-              module.InferInput(contract.T, list(t.shape), "FP32")]
-    inputs[0].set_data_from_numpy(sketches)
-    inputs[1].set_data_from_numpy(t)
+              module.InferInput(contract.T, list(t.shape), "FP32"),
+              module.InferInput(contract.APPEARANCE, list(looks.shape), "FP32")]
+    for tensor, value in zip(inputs, (sketches, t, looks)):
+        tensor.set_data_from_numpy(np.ascontiguousarray(value))
     return inputs
 
 
-def assert_matches_reference(result, reference) -> None:
+def served_rows(server, pipeline, sketches: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The oracle's neighbour rows [B, 5, K] for the features the served encoders compute
+    (one request of these sketches, as the ensemble sends them on)."""
+    client = httpclient.InferenceServerClient(server.http_address)
+    sketch = httpclient.InferInput(contract.SKETCH, list(sketches.shape), "UINT8")
+    sketch.set_data_from_numpy(sketches)
+    features = client.infer(contract.ENCODERS, [sketch]).as_numpy(contract.FEATURES)
+    return pipeline.refiner.project(features, t)[1]
+
+
+def assert_matches_reference(result, reference, oracle_rows) -> None:
     refined, faces, rows = reference
     for name, expected in ((contract.REFINED_SKETCH, refined), (contract.FACE, faces)):
         served = result.as_numpy(name)
         assert served.shape == expected.shape and served.dtype == np.uint8
         close = np.abs(served.astype(np.int16) - expected.astype(np.int16)) <= 1
         assert close.mean() >= 0.99, f"{name}: only {close.mean():.4f} within 1 grey level"
-    np.testing.assert_array_equal(result.as_numpy(contract.NEIGHBORS), rows)
+    neighbors = result.as_numpy(contract.NEIGHBORS)
+    # Exact on any CPU: the FAISS model returns the NumPy oracle's rows for its features.
+    np.testing.assert_array_equal(neighbors, oracle_rows)
+    # onnxruntime's features are not PyTorch's bit for bit (the export's parity tolerance,
+    # and the rounding differs per CPU), so two bank rows at nearly equal distance may swap.
+    same = (neighbors == rows).mean()
+    assert same >= 0.9, f"only {same:.3f} of the neighbour rows are the reference's"
 
 
-def test_http_ensemble_matches_the_reference_pipeline(server, sketches, reference):
+def test_http_ensemble_matches_the_reference_pipeline(server, pipeline, sketches, reference):
     client = httpclient.InferenceServerClient(server.http_address)
-    result = client.infer(contract.ENSEMBLE, http_inputs(sketches, T_CASES))
-    assert_matches_reference(result, reference)
+    result = client.infer(contract.ENSEMBLE, http_inputs(sketches, T_CASES, LOOKS))
+    assert_matches_reference(result, reference, served_rows(server, pipeline, sketches, T_CASES))
 
 
-def test_grpc_ensemble_matches_the_reference_pipeline_one_request_each(server, sketches,
-                                                                        reference):
+def test_grpc_ensemble_matches_the_reference_pipeline_one_request_each(server, pipeline,
+                                                                        sketches, reference):
     client = grpcclient.InferenceServerClient(server.grpc_address)
     results = [client.infer(contract.ENSEMBLE,
-                            http_inputs(sketches[i:i + 1], T_CASES[i:i + 1], grpcclient))
+                            http_inputs(sketches[i:i + 1], T_CASES[i:i + 1],
+                                        LOOKS[i:i + 1], grpcclient))
                for i in range(len(sketches))]
     refined, faces, rows = reference
     for i, result in enumerate(results):
-        assert_matches_reference(result, (refined[i:i + 1], faces[i:i + 1], rows[i:i + 1]))
+        one = slice(i, i + 1)
+        assert_matches_reference(result, (refined[one], faces[one], rows[one]),
+                                 served_rows(server, pipeline, sketches[one], T_CASES[one]))
 
 
 def model_counts(client) -> dict[str, tuple[int, int]]:
@@ -85,7 +114,8 @@ def test_dynamic_batching_merges_concurrent_requests(server, sketches):
     client = httpclient.InferenceServerClient(server.http_address, concurrency=12)
     before = model_counts(client)
     pending = [client.async_infer(contract.ENSEMBLE,
-                                  http_inputs(sketches[i % 4:i % 4 + 1], T_CASES[i % 4:i % 4 + 1]))
+                                  http_inputs(sketches[i % 4:i % 4 + 1], T_CASES[i % 4:i % 4 + 1],
+                                              LOOKS[i % 4:i % 4 + 1]))
                for i in range(12)]
     for request in pending:
         request.get_result()
@@ -105,7 +135,7 @@ def test_dynamic_batching_merges_concurrent_requests(server, sketches):
 
 def test_metrics_cover_every_model_and_the_search_time(server, sketches):
     client = httpclient.InferenceServerClient(server.http_address)
-    client.infer(contract.ENSEMBLE, http_inputs(sketches[:1], T_CASES[:1]))
+    client.infer(contract.ENSEMBLE, http_inputs(sketches[:1], T_CASES[:1], LOOKS[:1]))
     text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     for name in (*contract.COMPOSING_MODELS, contract.ENSEMBLE):
         assert f'nv_inference_request_success{{model="{name}"' in text
