@@ -2,8 +2,9 @@
 
     uvicorn --factory client.app:create_app          (or: sketch2idol gateway)
 
-Routes: POST /v1/faces, GET /healthz, GET /readyz, GET /metrics, GET / (the drawing page),
-/static/*, OpenAPI at /docs. Every refusal is JSON {"error": code, "detail": sentence}.
+Routes: POST /v1/faces, GET /v1/looks, GET /healthz, GET /readyz, GET /metrics, GET / (the
+drawing page), /static/*, OpenAPI at /docs. Every refusal is JSON {"error": code, "detail":
+sentence} (and "field" when one form field is at fault).
 """
 
 from __future__ import annotations
@@ -29,18 +30,39 @@ from client.deadline import DeadlineMiddleware
 from client.errors import ApiError
 from client.guides import GuideLibrary, GuideSource
 from client.limits import BODY_CUT_OFF, BodyLimitMiddleware, ConcurrencyLimit
+from client.looks import (
+    COLOUR_HELP,
+    LOOK_FORM_FIELDS,
+    SEED_FIELD,
+    SEED_MAX,
+    choose_look,
+    look_refusal,
+    named_looks,
+    parse_seed,
+    seed_refusal,
+)
 from client.metrics import GatewayMetrics, RequestMetricsMiddleware
-from client.openapi import FACES_OPENAPI_EXTRA, FACES_RESPONSES, Health, Ready, error_responses
+from client.openapi import (
+    FACES_OPENAPI_EXTRA,
+    FACES_RESPONSES,
+    Health,
+    Looks,
+    Ready,
+    error_responses,
+)
 from client.openapi import install as install_openapi
 from client.ratelimit import ClientLimitsMiddleware, TokenBuckets
 from client.settings import Settings
 from client.triton import TritonLink
 from client.uploads import decode_drawing, frame_drawing, include_set, png_bytes, t_error, t_vector
 from sketch2idol import __version__
+from sketch2idol.contract import LOOK_FIELDS
 from sketch2idol.geometry import COMPONENTS
+from sketch2idol.looks import DEFAULT_LOOK, RANDOM_LOOK, LookError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-FORM_FIELDS = {"sketch", "t", "include", *(f"t_{name}" for name in COMPONENTS)}
+FORM_FIELDS = {"sketch", "t", "include", *(f"t_{name}" for name in COMPONENTS),
+               *LOOK_FORM_FIELDS}
 BLEND_FIELDS = {"t", *(f"t_{name}" for name in COMPONENTS)}
 #: Probes and scrapes: never rate-limited.
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -48,6 +70,9 @@ log = logging.getLogger("sketch2idol.gateway")
 
 # Optional (default None) but documented as a plain number: a form field cannot be null.
 Blend = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Documented as an integer; read from the form as sent (`parse_seed`), as pydantic would
+# also take `1_000` or `1.0`.
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 
 
 def b64(data: bytes) -> str:
@@ -109,6 +134,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             where = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
             if where in BLEND_FIELDS:  # one clear sentence, as for t_vector's own checks
                 return reject(t_error(where, problem.get("input")))
+            if where == SEED_FIELD:
+                return reject(seed_refusal(problem.get("input")))
+            if where in LOOK_FORM_FIELDS:  # e.g. a colour sent as a file
+                return reject(look_refusal(LookError(where, "must be a text field, not a "
+                                                            "file")))
             if where == "sketch" and problem.get("type") != "missing":
                 problems.append("sketch: must be a file upload (a PNG or JPEG drawing)")
                 continue
@@ -140,6 +170,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
+    @app.get("/v1/looks", summary="the named looks a face can be painted in",
+             response_model=Looks, responses=error_responses(429))
+    async def looks() -> dict:
+        return {"default": DEFAULT_LOOK, "random": RANDOM_LOOK, "fields": list(LOOK_FIELDS),
+                "looks": named_looks()}
+
     @app.post("/v1/faces", summary="sketch in, face out",
               response_model=None, responses=FACES_RESPONSES,
               openapi_extra=FACES_OPENAPI_EXTRA)
@@ -155,6 +191,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         t_remainder: Annotated[Blend, Form()] = None,
         include: Annotated[list[str], Form(description="any of refined, neighbors, guide "
                                                        "(repeated or comma-separated)")] = [],  # noqa: B006
+        look: Annotated[str, Form(description=f"a named look (GET /v1/looks) or "
+                                              f"{RANDOM_LOOK}; default {DEFAULT_LOOK}, or "
+                                              f"{RANDOM_LOOK} when a seed is given")] = None,
+        seed: Annotated[Seed, Form(description=f"the {RANDOM_LOOK} look to draw (picked and "
+                                               "reported when not given)")] = None,
+        hair: Annotated[str, Form(description=COLOUR_HELP["hair"])] = None,
+        skin: Annotated[str, Form(description=COLOUR_HELP["skin"])] = None,
+        eyes: Annotated[str, Form(description=COLOUR_HELP["eyes"])] = None,
+        lips: Annotated[str, Form(description=COLOUR_HELP["lips"])] = None,
+        clothes: Annotated[str, Form(description=COLOUR_HELP["clothes"])] = None,
+        background: Annotated[str, Form(description=COLOUR_HELP["background"])] = None,
+        background2: Annotated[str, Form(description=COLOUR_HELP["background2"])] = None,
     ) -> Response:
         started = time.perf_counter()
         form = await request.form()
@@ -164,6 +212,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             blend = t_vector(t, {"left_eye": t_left_eye, "right_eye": t_right_eye,
                                  "nose": t_nose, "mouth": t_mouth, "remainder": t_remainder},
                              settings.default_t)
+            # As sent: FastAPI reads an empty value as "not given" (choose_look refuses it).
+            chosen = choose_look(form.get("look"), parse_seed(form.get(SEED_FIELD)),
+                                 {field: form.get(field) for field in LOOK_FIELDS})
             drawing = await run_in_threadpool(decode_drawing, await sketch.read(),
                                               settings.max_body_bytes, settings.max_pixels)
             triton: TritonLink = request.app.state.triton
@@ -171,7 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             framed = await run_in_threadpool(frame_drawing, drawing, identity.size)
             decoded = time.perf_counter()
             try:
-                result = await triton.sketch2face(framed[None], blend[None])
+                result = await triton.sketch2face(framed[None], blend[None],
+                                                  chosen.vector()[None])
             except ApiError:
                 metrics.triton.labels("error").observe(time.perf_counter() - decoded)
                 raise
@@ -181,10 +233,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body = await run_in_threadpool(render_response, result, wanted,
                                            guides.for_version(result.projection_version),
                                            request.headers.get("accept", ""))
+            if isinstance(body, dict):
+                body["look"] = chosen.as_dict()
         timings = {"decode": 1000 * (decoded - started), "triton": 1000 * (answered - decoded),
                    "encode": 1000 * (time.perf_counter() - answered)}
         timings["total"] = sum(timings.values())
-        headers = {"X-Model-Version": identity.header(),
+        headers = {"X-Model-Version": identity.header(), "X-Look": chosen.header(),
                    "Server-Timing": ", ".join(f"{k};dur={v:.1f}" for k, v in timings.items())}
         if isinstance(body, dict):
             body.update(timings_ms={k: round(v, 1) for k, v in timings.items()},
@@ -216,11 +270,12 @@ def check_form_fields(form) -> None:
     unknown = sorted(set(form.keys()) - FORM_FIELDS)
     if unknown:
         raise ApiError(422, "unknown_field", f"unknown form field(s) {', '.join(unknown)}; "
-                       f"expected {', '.join(sorted(FORM_FIELDS))}")
-    for name in FORM_FIELDS - {"include"}:
+                       f"expected {', '.join(sorted(FORM_FIELDS))}",
+                       field=unknown[0] if len(unknown) == 1 else None)
+    for name in sorted(FORM_FIELDS - {"include"}):
         if len(form.getlist(name)) > 1:
             raise ApiError(422, "duplicate_field", f"the form field {name} is given "
-                           f"{len(form.getlist(name))} times; give it once")
+                           f"{len(form.getlist(name))} times; give it once", field=name)
     for name in sorted(BLEND_FIELDS & set(form.keys())):
         # FastAPI reads an empty form value as "not given"; for a number it is a mistake.
         if isinstance(form[name], str) and not form[name].strip():

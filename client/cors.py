@@ -20,7 +20,7 @@ from client.errors import ApiError
 ALLOW_METHODS = ("GET", "POST")
 ALLOW_HEADERS = ("Accept",)
 #: Response headers a page on an allowed origin may read.
-EXPOSE_HEADERS = ("Retry-After", "X-Model-Version", "Server-Timing")
+EXPOSE_HEADERS = ("Retry-After", "X-Model-Version", "X-Look", "Server-Timing")
 REFUSED_PREFIX = "Disallowed CORS "
 
 

@@ -13,18 +13,23 @@ DRAIN_TIMEOUT_S = 2.0
 
 
 class ApiError(Exception):
-    """Turned into `{"error": code, "detail": detail}` with `status` (and `headers`)."""
+    """Turned into `{"error": code, "detail": detail}` with `status` (and `headers`); a
+    refusal of one form field names it: `{"error", "detail", "field"}`."""
 
     def __init__(self, status: int, code: str, detail: str,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, field: str | None = None):
         super().__init__(f"{status} {code}: {detail}")
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+        self.field = field
 
     def body(self) -> dict[str, str]:
-        return {"error": self.code, "detail": self.detail}
+        body = {"error": self.code, "detail": self.detail}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
 
 
 def unavailable(detail: str, retry_after_s: int = 2) -> ApiError:

@@ -2,7 +2,7 @@
 can hold every answer to it: the response bodies as pydantic models, every status a route
 can answer, the multipart encoding of the drawing and the rules of the faces form that
 FastAPI cannot derive from the handler's signature (unknown fields are refused; `include`
-takes comma-separated lists).
+takes comma-separated lists; the colours' syntax; the look names).
 """
 
 from __future__ import annotations
@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
+
+from client.looks import COLOUR_HELP, COLOUR_PATTERN, HEX_PATTERN, LOOK_NAMES, SEED_MAX
+from sketch2idol.contract import LOOK_FIELDS
+from sketch2idol.looks import RANDOM_LOOK
 
 #: What `client.uploads.include_set` accepts in one `include` field: comma-separated values,
 #: blank parts and surrounding whitespace ignored (Python `\s` is exactly `str.isspace`).
@@ -26,6 +30,8 @@ class ErrorBody(BaseModel):
 
     error: str = Field(description="short code, e.g. too_large, unsupported_format, invalid_t")
     detail: str = Field(description="what was wrong, in a sentence")
+    field: str = Field(None, description="the form field at fault, when the refusal is about "
+                                         "one (e.g. t_mouth, hair, look, seed)")
 
 
 class Health(BaseModel):
@@ -44,6 +50,32 @@ class ModelIdentity(BaseModel):
     runtime: str
 
 
+#: The seven colours of a look as the gateway writes them (#rrggbb, lower case), in the
+#: ensemble's APPEARANCE order.
+_COLOURS = {field: (str, Field(description=COLOUR_HELP[field], pattern=HEX_PATTERN))
+            for field in LOOK_FIELDS}
+LookJson = create_model(
+    "LookJson", __doc__="The look a face was painted in: where it came from, its colours.",
+    name=(str, Field(description=f"the named look the colours not given came from, or "
+                                 f"{RANDOM_LOOK}", json_schema_extra={"enum": list(LOOK_NAMES)})),
+    seed=(int | None, Field(description=f"the seed of a {RANDOM_LOOK} look (picked by the "
+                                        "gateway when the request gave none), else null",
+                            ge=0, le=SEED_MAX)),
+    **_COLOURS)
+NamedLook = create_model("NamedLook", __doc__="A named look and its colours.",
+                         name=(str, Field(description="its `look` value")), **_COLOURS)
+
+
+class Looks(BaseModel):
+    """GET /v1/looks: the named looks a request may ask for, with their colours."""
+
+    default: str = Field(description="the look of a request that names none")
+    random: str = Field(description="the `look` value that draws a look from the training "
+                                    "distribution (with `seed`)")
+    fields: list[str] = Field(description="the colour fields of a look, in APPEARANCE order")
+    looks: list[NamedLook]
+
+
 class FaceJson(BaseModel):
     """The JSON answer (`Accept: application/json`); the extras only when `include` asks."""
 
@@ -59,6 +91,7 @@ class FaceJson(BaseModel):
                               json_schema_extra=BASE64_PNG)
     timings_ms: dict[str, float]
     model: ModelIdentity
+    look: LookJson
 
 
 ERRORS = {
@@ -66,7 +99,8 @@ ERRORS = {
     408: ("request_timeout", "the body did not arrive within the request deadline"),
     413: ("too_large", "the body or the image is too large"),
     415: ("unsupported_format", "the drawing is not a PNG or JPEG"),
-    422: ("invalid_t", "a bad or unknown field, or an unreadable image"),
+    422: ("invalid_t", "a bad or unknown field (a bad colour, look or seed names it in "
+                       "`field`), or an unreadable image"),
     429: ("rate_limited", "too many requests from this client, or in progress (see "
                           "Retry-After)"),
     502: ("model_error", "the model server failed on this request"),
@@ -97,11 +131,16 @@ FACES_OPENAPI_EXTRA = {"requestBody": {"content": {"multipart/form-data": {
 
 def close_form(schema: dict, path: str) -> None:
     """The multipart form of POST `path` in `schema` refuses unknown fields (as
-    `check_form_fields` does) and `include` carries its pattern (as `include_set` reads it)."""
+    `check_form_fields` does), `include` carries its pattern (as `include_set` reads it),
+    each colour the pattern `sketch2idol.looks.parse_hex` accepts and `look` its names.
+    (Not pydantic constraints of the form: its regular expressions are not Python's.)"""
     body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
     form = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
     form["additionalProperties"] = False
     form["properties"]["include"]["items"] = {"type": "string", "pattern": INCLUDE_PATTERN}
+    for field in LOOK_FIELDS:
+        form["properties"][field]["pattern"] = COLOUR_PATTERN
+    form["properties"]["look"]["enum"] = list(LOOK_NAMES)
 
 
 def install(app: FastAPI, form_path: str) -> None:

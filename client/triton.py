@@ -1,7 +1,7 @@
 """The gateway's one connection to Triton: async gRPC, a deadline per call, retries.
 
     triton = TritonLink(settings)          # one gRPC channel, reused by every request
-    outputs = await triton.sketch2face(sketches, t)
+    outputs = await triton.sketch2face(sketches, t, appearance)   # APPEARANCE: the looks
     await triton.ready()                   # True when sketch2face is ready
 
 UNAVAILABLE (Triton restarting, not listening yet) is retried with exponential backoff
@@ -54,6 +54,7 @@ class ModelIdentity:
     runtime: str
     size: int  # the SKETCH side the ensemble takes
     projection_version: str = ""  # "" when unknown (a repository without the output)
+    takes_look: bool = True  # the ensemble has the APPEARANCE input (exported with looks)
 
     def answered_by(self, projection_version: int | None) -> ModelIdentity:
         """This identity with the projection version one answer came from."""
@@ -116,18 +117,30 @@ class TritonLink:
                 name=contract.ENSEMBLE, version=str(max(versions, key=str)),
                 weights_id=parameters.get("weights_id", "unknown"),
                 precision=parameters.get("precision", "unknown"),
-                runtime=parameters.get("runtime", "unknown"), size=int(sketch["shape"][-1]))
+                runtime=parameters.get("runtime", "unknown"), size=int(sketch["shape"][-1]),
+                takes_look=any(i["name"] == contract.APPEARANCE for i in metadata["inputs"]))
         return self._identity
 
-    def _inputs(self, sketches: np.ndarray, t: np.ndarray) -> list:
-        inputs = [grpcclient.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
-                  grpcclient.InferInput(contract.T, list(t.shape), "FP32")]
-        inputs[0].set_data_from_numpy(np.ascontiguousarray(sketches, np.uint8))
-        inputs[1].set_data_from_numpy(np.ascontiguousarray(t, np.float32))
+    def _inputs(self, sketches: np.ndarray, t: np.ndarray, appearance: np.ndarray) -> list:
+        arrays = ((contract.SKETCH, np.ascontiguousarray(sketches, np.uint8), "UINT8"),
+                  (contract.T, np.ascontiguousarray(t, np.float32), "FP32"),
+                  (contract.APPEARANCE, np.ascontiguousarray(appearance, np.float32), "FP32"))
+        inputs = []
+        for name, array, datatype in arrays:
+            inputs.append(grpcclient.InferInput(name, list(array.shape), datatype))
+            inputs[-1].set_data_from_numpy(array)
         return inputs
 
-    async def sketch2face(self, sketches: np.ndarray, t: np.ndarray) -> Sketch2FaceResult:
-        """Run the ensemble; retries UNAVAILABLE with backoff within the deadline."""
+    async def sketch2face(self, sketches: np.ndarray, t: np.ndarray,
+                          appearance: np.ndarray) -> Sketch2FaceResult:
+        """Run the ensemble on uint8 [B, S, S] sketches, float32 [B, 5] blends and float32
+        [B, LOOK_DIM] looks (APPEARANCE); retries UNAVAILABLE with backoff within the
+        deadline. A served ensemble without APPEARANCE (exported before looks) is a 502."""
+        identity = await self.identity()
+        if not identity.takes_look:
+            raise ApiError(502, "model_error", f"the served {contract.ENSEMBLE} model takes no "
+                           f"look ({contract.APPEARANCE}): its model repository was exported "
+                           "before looks; export it again")
         deadline = time.monotonic() + self.settings.triton_deadline_s
         backoff = BACKOFF_START_S
         for attempt in range(self.settings.triton_retries + 1):
@@ -136,8 +149,9 @@ class TritonLink:
                 break
             started = time.perf_counter()
             try:
-                result = await self.client.infer(contract.ENSEMBLE, self._inputs(sketches, t),
-                                                 client_timeout=remaining)
+                result = await self.client.infer(
+                    contract.ENSEMBLE, self._inputs(sketches, t, appearance),
+                    client_timeout=remaining)
             except InferenceServerException as error:
                 status = str(error.status())
                 if status in RETRYABLE and attempt < self.settings.triton_retries:

@@ -77,7 +77,7 @@ def t_error(field: str, value) -> ApiError:
     else:
         shown = value
     return ApiError(422, "invalid_t", f"{field} must be a number in [0, 1] (1 keeps the "
-                    f"drawing, 0 snaps to the learned faces), got {shown}")
+                    f"drawing, 0 snaps to the learned faces), got {shown}", field=field)
 
 
 def include_set(values: list[str]) -> set[str]:
@@ -86,7 +86,8 @@ def include_set(values: list[str]) -> set[str]:
     unknown = sorted(wanted - set(INCLUDE_VALUES))
     if unknown:
         raise ApiError(422, "invalid_include", f"include has unknown value(s) "
-                       f"{', '.join(unknown)}; allowed: {', '.join(INCLUDE_VALUES)}")
+                       f"{', '.join(unknown)}; allowed: {', '.join(INCLUDE_VALUES)}",
+                       field="include")
     return wanted
 
 

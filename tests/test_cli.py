@@ -36,3 +36,25 @@ def test_missing_input_directory_is_a_one_line_error(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().endswith("is not a directory")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--look", "sparkly"], "--look: unknown look 'sparkly'; choose one of "),
+    (["--look", ""], "--look: is empty"),
+    (["--hair", "red"], "--hair: 'red' is not a colour; use #rrggbb"),
+    (["--background2", "#12345"], "--background2: '#12345' is not a colour"),
+    (["--seed", "-1"], "--seed: must be a whole number from 0 to 9007199254740991, got '-1'"),
+    (["--look", "random", "--seed", "1.5"], "--seed: must be a whole number"),
+    (["--seed", str(2**53)], "--seed: must be a whole number"),
+])
+def test_a_bad_look_option_is_one_line_before_anything_is_sent(args, complaint, tmp_path,
+                                                               capsys):
+    sketch = tmp_path / "sketch.png"
+    sketch.write_bytes(b"not read: the look is checked first")
+    # Nothing listens on port 9 (discard): were the request sent, the error would say so.
+    code = main(["generate", str(sketch), "-o", str(tmp_path / "face.png"), *args,
+                 "--server", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "\n" not in err and err.startswith(f"sketch2idol: error: {complaint}"), err
+    assert not (tmp_path / "face.png").exists()

@@ -8,6 +8,7 @@
 // server's Retry-After; input errors (4xx) are reported and wait for the next edit.
 
 export const FACES_URL = "/v1/faces";
+export const LOOKS_URL = "/v1/looks";
 const DEFAULT_DEBOUNCE_MS = 250;
 const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_RETRY_S = 30;
@@ -30,7 +31,9 @@ export class ApiError extends Error {
 
 /**
  * Send one request.
- * @param {{blob: Blob, t: number, components: Object<string, number>, include: string[]}} req
+ * @param {{blob: Blob, t: number, components: Object<string, number>, include: string[],
+ *          look?: Object<string, string|number>}} req  look: the look's form fields
+ *          ({look: "sunset"} or {look: "random", seed: 123})
  * @param {AbortSignal} [signal]
  */
 export async function postFace(req, signal) {
@@ -41,6 +44,9 @@ export async function postFace(req, signal) {
     form.append(`t_${name}`, formatT(value));
   }
   if (req.include.length) form.append("include", req.include.join(","));
+  for (const [name, value] of Object.entries(req.look || {})) {
+    if (value !== null && value !== undefined) form.append(name, String(value));
+  }
 
   let res;
   try {
@@ -72,6 +78,30 @@ export async function postFace(req, signal) {
   }
   if (!body || typeof body.face !== "string") {
     throw new ApiError(res.status, "bad_response", "The gateway answered without a face.");
+  }
+  return body;
+}
+
+/**
+ * The named looks the gateway offers: {default, random, fields, looks: [{name, hair, ...}]}.
+ * Throws ApiError when they cannot be had.
+ */
+export async function fetchLooks(signal) {
+  let res;
+  try {
+    res = await fetch(LOOKS_URL, { headers: { Accept: "application/json" }, signal });
+  } catch {
+    throw new ApiError(0, "network", "The gateway could not be reached.");
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok || !body || !Array.isArray(body.looks) || !Array.isArray(body.fields)) {
+    throw new ApiError(res.status, "bad_response", "The gateway sent no looks.",
+      parseRetryAfter(res.headers.get("Retry-After")));
   }
   return body;
 }

@@ -1,6 +1,6 @@
 // sketch2idol drawing page: wires the canvas, the sliders and the results to the gateway.
 
-import { FaceRequester } from "./api.js";
+import { FaceRequester, fetchLooks } from "./api.js";
 import { DrawingSurface } from "./canvas.js";
 
 const COMPONENTS = ["left_eye", "right_eye", "nose", "mouth", "remainder"];
@@ -27,6 +27,11 @@ const els = {
   status: $("status"),
   modelInfo: $("model-info"),
   master: $("t-master"),
+  lookChoices: $("look-choices"),
+  lookLoading: $("look-loading"),
+  lookShuffle: $("look-shuffle"),
+  lookCaption: $("look-caption"),
+  lookSwatches: $("look-swatches"),
   components: Object.fromEntries(COMPONENTS.map((c) => [c, $(`t-${c}`)])),
 };
 
@@ -93,6 +98,7 @@ function updateGuideVisibility() {
 }
 
 function onResult(body) {
+  if (body.look) lookAnswered(body.look);
   showImage(els.face, body.face);
   if ("refined" in body) showImage(els.refined, body.refined);
   if (els.guideToggle.checked) setGuide(body.guide || null);
@@ -119,6 +125,148 @@ function onEmpty() {
   setStatus("Draw a face to begin.");
 }
 
+// ---- looks ---------------------------------------------------------------------------------
+// The named looks come from the gateway (GET /v1/looks); "Shuffle" asks for a random look with
+// a new seed. The swatches show the chosen look's colours: a named look's from the list, a
+// random look's from the answer that was painted in it.
+
+const LOOK_RETRY_MS = 3000;
+const looks = {
+  catalogue: null,        // {default, random, fields, looks: [{name, hair, ...}]}
+  byName: new Map(),
+  chosen: null,           // {name} or {name: <random>, seed}
+  drawn: new Map(),       // seed -> the colours the gateway reported for that random look
+};
+
+/** The look's form fields for the next request ({} before the looks are loaded). */
+function lookFields() {
+  const chosen = looks.chosen;
+  if (!chosen) return {};
+  return chosen.seed == null ? { look: chosen.name } : { look: chosen.name, seed: chosen.seed };
+}
+
+function newSeed() {
+  const value = new Uint32Array(1);
+  crypto.getRandomValues(value);
+  return value[0] >>> 1;   // [0, 2^31): exact in a JavaScript number, short to read
+}
+
+function fieldLabel(field) {
+  return field.replace(/(\D)(\d+)$/, "$1 $2");   // background2 -> background 2
+}
+
+/** A strip of a look's colours, one band per field. */
+function paletteGradient(colours, fields) {
+  const step = 100 / fields.length;
+  const stops = fields.map((f, i) =>
+    `${colours[f]} ${(i * step).toFixed(2)}% ${((i + 1) * step).toFixed(2)}%`);
+  return `linear-gradient(90deg, ${stops.join(", ")})`;
+}
+
+function renderSwatches(colours) {
+  const fields = looks.catalogue ? looks.catalogue.fields : [];
+  els.lookSwatches.replaceChildren(...fields.map((field) => {
+    const item = document.createElement("li");
+    item.className = "swatch-item";
+    item.dataset.field = field;
+    const chip = document.createElement("span");
+    chip.className = "swatch";
+    chip.setAttribute("aria-hidden", "true");
+    const value = colours && colours[field];
+    if (value) {
+      chip.style.backgroundColor = value;
+      item.dataset.colour = value;
+      item.title = `${fieldLabel(field)} ${value}`;
+    } else {
+      chip.classList.add("unknown");
+      item.title = `${fieldLabel(field)}: comes with the face`;
+    }
+    const label = document.createElement("span");
+    label.textContent = fieldLabel(field);
+    item.append(chip, label);
+    return item;
+  }));
+}
+
+function renderLook() {
+  const chosen = looks.chosen;
+  const random = chosen != null && chosen.seed != null;
+  for (const button of els.lookChoices.querySelectorAll("button[data-look]")) {
+    const pressed = chosen != null && !random && button.dataset.look === chosen.name;
+    button.setAttribute("aria-pressed", String(pressed));
+  }
+  els.lookShuffle.classList.toggle("active", random);
+  let colours = null;
+  let caption = "";
+  if (random) {
+    colours = looks.drawn.get(chosen.seed) || null;
+    caption = `Shuffled look, seed ${chosen.seed}`
+      + (colours ? "" : " (its colours come with the face)");
+  } else if (chosen) {
+    colours = looks.byName.get(chosen.name) || null;
+    caption = `Look: ${chosen.name}`;
+  }
+  els.lookCaption.textContent = caption;
+  els.lookCaption.dataset.look = chosen ? chosen.name : "";
+  els.lookCaption.dataset.seed = random ? String(chosen.seed) : "";
+  renderSwatches(colours);
+}
+
+function chooseLook(choice) {
+  looks.chosen = choice;
+  renderLook();
+  requester.changed();
+}
+
+/** What the gateway says it painted: keeps a random look's colours for its swatches. */
+function lookAnswered(look) {
+  if (look.seed == null || !looks.catalogue) return;
+  const colours = Object.fromEntries(looks.catalogue.fields.map((f) => [f, look[f]]));
+  looks.drawn.set(look.seed, colours);
+  if (looks.chosen && looks.chosen.seed === look.seed) renderLook();
+}
+
+function showCatalogue(catalogue) {
+  looks.catalogue = catalogue;
+  looks.byName = new Map(catalogue.looks.map((look) => [look.name, look]));
+  const buttons = catalogue.looks.map((look) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "look-choice";
+    button.dataset.look = look.name;
+    button.setAttribute("aria-pressed", "false");
+    button.title = catalogue.fields.map((f) => `${fieldLabel(f)} ${look[f]}`).join(", ");
+    const strip = document.createElement("span");
+    strip.className = "palette";
+    strip.setAttribute("aria-hidden", "true");
+    strip.style.backgroundImage = paletteGradient(look, catalogue.fields);
+    const name = document.createElement("span");
+    name.textContent = look.name;
+    button.append(strip, name);
+    button.addEventListener("click", () => chooseLook({ name: look.name }));
+    return button;
+  });
+  els.lookChoices.replaceChildren(...buttons);
+  els.lookShuffle.disabled = false;
+  if (!looks.chosen) looks.chosen = { name: catalogue.default };
+  renderLook();
+  els.lookChoices.dataset.loaded = "true";
+}
+
+async function loadLooks() {
+  try {
+    showCatalogue(await fetchLooks());
+  } catch {
+    els.lookLoading.textContent = "The looks could not be loaded; retrying…";
+    setTimeout(loadLooks, LOOK_RETRY_MS);
+  }
+}
+
+els.lookShuffle.addEventListener("click", () => {
+  if (!looks.catalogue) return;
+  chooseLook({ name: looks.catalogue.random, seed: newSeed() });
+});
+
 // ---- requests ------------------------------------------------------------------------------
 
 function readT(input) {
@@ -132,7 +280,9 @@ const requester = new FaceRequester({
       COMPONENTS.map((c) => [c, readT(els.components[c])]));
     const include = ["refined"];
     if (els.guideToggle.checked) include.push("guide");
-    return { blob: surface.toPngBlob(), t: readT(els.master), components, include };
+    return {
+      blob: surface.toPngBlob(), t: readT(els.master), components, include, look: lookFields(),
+    };
   },
   onResult,
   onEmpty,
@@ -254,3 +404,4 @@ selectTool("pen");
 updateHistoryButtons();
 updateGuideVisibility();
 document.documentElement.dataset.ready = "true";
+loadLooks();

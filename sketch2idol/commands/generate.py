@@ -5,6 +5,12 @@ which checks and frames it. With `--triton HOST:PORT` the command prepares the s
 itself the way the gateway does (`load_image`, then `place_drawing` to the size the served
 ensemble takes) and calls the `sketch2face` ensemble over gRPC. Both paths return the
 same pixels for the same input. Every failure is one line (`UserError`).
+
+The look (`--look`, `--seed`, `--hair` ... `--background2`) is resolved here with the
+gateway's own rules (`client.looks.pick_look`: a seed alone means `random`, `random` alone
+gets a picked seed) before anything is sent, so a bad value is refused at once and both
+paths paint the same look: the gateway gets the look's form fields, Triton its APPEARANCE
+row. The look used is printed on one line.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from client import settings
+from client.looks import COLOUR_HELP, LOOK_NAMES, ChosenLook, pick_look, read_seed
+from sketch2idol.contract import LOOK_FIELDS
 from sketch2idol.errors import UserError
 from sketch2idol.geometry import COMPONENTS
+from sketch2idol.looks import DEFAULT_LOOK, RANDOM_LOOK, LookError, parse_hex, to_hex
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 DEFAULT_T = settings.DEFAULT_T  # the gateway's default, chosen by measurement
@@ -39,6 +48,7 @@ class GeneratedImages:
 
     face_png: bytes
     refined_png: bytes | None = None
+    look: dict | None = None  # the look the server reports (the gateway's JSON "look")
 
 
 def unit_interval(text: str) -> float:
@@ -61,6 +71,11 @@ def positive_seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
     return value
+
+
+def colour_option(field: str) -> str:
+    """`background2` -> `--background2`."""
+    return "--" + field.replace("_", "-")
 
 
 def component_option(component: str) -> str:
@@ -86,6 +101,19 @@ def register(groups: argparse._SubParsersAction) -> None:
                                    "(default: --t)")
     generate.add_argument("--refined", type=Path, default=None, metavar="R.png",
                           help="also write the refined sketch (PNG)")
+    looks = generate.add_argument_group(
+        "look", "the colours the face is painted in: a named look, then any colour on top "
+                "(`#rrggbb`); `sketch2idol generate --look random` draws one")
+    # Checked in run_generate with the gateway's functions: one line, as the gateway says it.
+    looks.add_argument("--look", default=None, metavar="NAME",
+                       help=f"one of {', '.join(LOOK_NAMES)} (default: {DEFAULT_LOOK}, or "
+                            f"{RANDOM_LOOK} with --seed)")
+    looks.add_argument("--seed", default=None, metavar="N",
+                       help=f"which {RANDOM_LOOK} look, a whole number (default: a new one, "
+                            "printed)")
+    for field in LOOK_FIELDS:
+        looks.add_argument(colour_option(field), dest=field, default=None, metavar="#RRGGBB",
+                           help=COLOUR_HELP[field])
     target = generate.add_mutually_exclusive_group()
     target.add_argument("--server", default=DEFAULT_SERVER, metavar="URL",
                         help=f"the gateway (default: {DEFAULT_SERVER})")
@@ -112,16 +140,45 @@ def read_sketch(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def resolve_look(args: argparse.Namespace) -> ChosenLook:
+    """The look the options ask for, by the gateway's rules; a UserError naming the option
+    (`--hair: 'red' is not a colour; use #rrggbb`)."""
+    try:
+        return pick_look(args.look, read_seed(args.seed),
+                         {field: args_colour(args, field) for field in LOOK_FIELDS})
+    except LookError as error:
+        raise UserError(f"--{error}") from None
+
+
+def args_colour(args: argparse.Namespace, field: str) -> str | None:
+    """A colour option as `#rrggbb` (None when not given); LookError when it is no colour."""
+    value = getattr(args, field, None)
+    return None if value is None else to_hex(parse_hex(value, field))
+
+
+def describe_look(look: dict) -> str:
+    """`look: sunset (hair #a83e2c, skin ...)`, `look: random seed=7 (...)`."""
+    name = look.get("name") or "?"
+    if look.get("seed") is not None:
+        name += f" seed={look['seed']}"
+    colours = ", ".join(f"{field} {look[field]}" for field in LOOK_FIELDS if field in look)
+    return f"look: {name} ({colours})"
+
+
 def run_generate(args: argparse.Namespace) -> int:
+    chosen = resolve_look(args)
     sketch_bytes = read_sketch(args.sketch)
     t_values = resolve_t(args)
     if args.triton:
-        images = triton_generate(args.triton, sketch_bytes, t_values, args.timeout)
+        images = triton_generate(args.triton, sketch_bytes, t_values, args.timeout,
+                                 look=chosen)
     else:
         images = gateway_generate(args.server, sketch_bytes, t_values,
-                                  want_refined=args.refined is not None, timeout_s=args.timeout)
+                                  want_refined=args.refined is not None, timeout_s=args.timeout,
+                                  look=look_form(chosen, args))
     write_file(args.output, images.face_png)
     print(f"{args.output}: face written")
+    print(describe_look(images.look or chosen.as_dict()))
     if args.refined is not None:
         if images.refined_png is None:
             raise UserError("the server sent no refined sketch")
@@ -136,17 +193,32 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 # -- through the gateway ---------------------------------------------------------------------
-def faces_form(t_values: list[float], want_refined: bool) -> dict[str, str]:
-    """The form fields of a `POST /v1/faces`: one t per component, what else to return."""
+def look_form(chosen: ChosenLook, args: argparse.Namespace) -> dict[str, str]:
+    """The look's form fields: its name, its seed (a picked one too, so that the gateway
+    paints the look printed here) and the colours given as options."""
+    form = {"look": chosen.name}
+    if chosen.seed is not None:
+        form["seed"] = str(chosen.seed)
+    form.update({field: args_colour(args, field) for field in LOOK_FIELDS
+                 if getattr(args, field, None) is not None})
+    return form
+
+
+def faces_form(t_values: list[float], want_refined: bool,
+               look: dict[str, str] | None = None) -> dict[str, str]:
+    """The form fields of a `POST /v1/faces`: one t per component, what else to return, the
+    look's fields."""
     form = {f"t_{component}": f"{value:g}" for component, value in zip(COMPONENTS, t_values)}
     if want_refined:
         form["include"] = "refined"
+    form.update(look or {})
     return form
 
 
 def gateway_generate(server: str, sketch_bytes: bytes, t_values: list[float], *,
                      want_refined: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
-                     filename: str = "sketch") -> GeneratedImages:
+                     filename: str = "sketch",
+                     look: dict[str, str] | None = None) -> GeneratedImages:
     """POST the sketch to the gateway; the face (and refined sketch) PNGs it answers with."""
     import httpx
 
@@ -158,7 +230,7 @@ def gateway_generate(server: str, sketch_bytes: bytes, t_values: list[float], *,
         with httpx.Client(timeout=timeout_s, trust_env=not is_loopback(server)) as client:
             response = client.post(f"{server}{FACES_ROUTE}",
                                    files={"sketch": (filename, sketch_bytes, mime)},
-                                   data=faces_form(t_values, want_refined),
+                                   data=faces_form(t_values, want_refined, look),
                                    headers={"Accept": "application/json"})
     except httpx.ConnectError as error:
         reason = "connection refused" if "refused" in str(error).lower() else str(error)
@@ -208,8 +280,10 @@ def images_from_json(server: str, response) -> GeneratedImages:
     try:
         body = response.json()
         refined = body.get("refined")
+        look = body.get("look")
         return GeneratedImages(face_png=decode_png(body["face"]),
-                               refined_png=decode_png(refined) if refined else None)
+                               refined_png=decode_png(refined) if refined else None,
+                               look=look if isinstance(look, dict) else None)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"the gateway at {server} sent an answer that is not a face "
                         f"({type(error).__name__}: {error})") from None
@@ -257,8 +331,10 @@ def triton_address(text: str) -> str:
 
 
 def triton_generate(address: str, sketch_bytes: bytes, t_values: list[float],
-                    timeout_s: float = DEFAULT_TIMEOUT_S) -> GeneratedImages:
-    """Prepare the sketch here and run the `sketch2face` ensemble over gRPC."""
+                    timeout_s: float = DEFAULT_TIMEOUT_S,
+                    look: ChosenLook | None = None) -> GeneratedImages:
+    """Prepare the sketch here and run the `sketch2face` ensemble over gRPC, painted in
+    `look` (default: the default look)."""
     import numpy as np
     import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
@@ -266,15 +342,19 @@ def triton_generate(address: str, sketch_bytes: bytes, t_values: list[float],
     from sketch2idol import contract
 
     address = triton_address(address)
+    look = look or pick_look(None, None, {})
     client = grpcclient.InferenceServerClient(address)
     try:
         size = served_sketch_size(client, timeout_s)
         sketch = prepare_sketch(sketch_bytes, size)[None]
         t = np.asarray([t_values], np.float32)
+        appearance = look.vector()[None]
         inputs = [grpcclient.InferInput(contract.SKETCH, list(sketch.shape), "UINT8"),
-                  grpcclient.InferInput(contract.T, list(t.shape), "FP32")]
+                  grpcclient.InferInput(contract.T, list(t.shape), "FP32"),
+                  grpcclient.InferInput(contract.APPEARANCE, list(appearance.shape), "FP32")]
         inputs[0].set_data_from_numpy(sketch)
         inputs[1].set_data_from_numpy(t)
+        inputs[2].set_data_from_numpy(appearance)
         outputs = [grpcclient.InferRequestedOutput(name)
                    for name in (contract.FACE, contract.REFINED_SKETCH)]
         result = client.infer(contract.ENSEMBLE, inputs, outputs=outputs,
@@ -284,7 +364,8 @@ def triton_generate(address: str, sketch_bytes: bytes, t_values: list[float],
     finally:
         client.close()
     return GeneratedImages(face_png=png_bytes(result.as_numpy(contract.FACE)[0]),
-                           refined_png=png_bytes(result.as_numpy(contract.REFINED_SKETCH)[0]))
+                           refined_png=png_bytes(result.as_numpy(contract.REFINED_SKETCH)[0]),
+                           look=look.as_dict())
 
 
 def served_sketch_size(client, timeout_s: float) -> int:

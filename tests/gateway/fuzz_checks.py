@@ -7,6 +7,9 @@
   that went over the wire as a schema-valid form (fuzz_wire.py): a server may accept that.
 - `faces_are_pngs`: a 200 from POST /v1/faces carries the face as a PNG of the model's
   size, raw (image/png) or base64 in the JSON, and the JSON's other images are PNGs too.
+- `looks_are_what_was_asked`: a JSON 200 from POST /v1/faces reports the look the request
+  asked for: each colour field it sent (as #rrggbb, lower case), its look name (a seed
+  alone: random, nothing: idol), the seed of a random look; X-Look says the same.
 
 A check returns None when it holds and raises AssertionError (a reported failure) when not.
 `ALLOWANCES` counts the cases the second allowance let through, for the run's summary.
@@ -24,6 +27,9 @@ from fuzz_wire import sent_form_is_valid
 from PIL import Image
 from schemathesis.checks import negative_data_rejection
 from schemathesis.core.failures import AcceptedNegativeData
+
+from sketch2idol.contract import LOOK_FIELDS
+from sketch2idol.looks import DEFAULT_LOOK, RANDOM_LOOK, parse_hex, to_hex
 
 FACE_SIZE = 256
 FACES_PATH = "/v1/faces"
@@ -99,4 +105,40 @@ def faces_are_pngs(ctx, response, case) -> None:
             assert extra_image.format == "PNG", f"{extra} is {extra_image.format}, not a PNG"
 
 
-CHECKS = [schema_valid_requests_succeed, invalid_requests_are_refused, faces_are_pngs]
+def sent_fields(case) -> dict[str, str]:
+    """The case's single-valued text fields as they go over the wire (a list or a null may
+    be sent as something else, fuzz_wire.py: left out)."""
+    body = case.body if isinstance(case.body, dict) else {}
+    return {name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in body.items()
+            if name != "sketch" and value is not None and not isinstance(value, list | dict)}
+
+
+def looks_are_what_was_asked(ctx, response, case) -> None:
+    if response.status_code != 200 or case.operation.path != FACES_PATH:
+        return
+    content_type = response.headers.get("content-type", [""])[0]
+    header = response.headers.get("x-look", [""])[0]
+    if not content_type.startswith("application/json"):
+        assert header, "a face without X-Look"
+        return
+    look = json.loads(response.content)["look"]
+    sent = sent_fields(case)
+    for field in LOOK_FIELDS:
+        if field in sent:
+            assert look[field] == to_hex(parse_hex(sent[field])), (field, sent[field], look)
+    if "background" in sent and "background2" not in sent:
+        assert look["background2"] == look["background"], look
+    name = sent.get("look") or (RANDOM_LOOK if "seed" in sent else DEFAULT_LOOK)
+    assert look["name"] == name, (sent, look)
+    if name == RANDOM_LOOK:
+        assert isinstance(look["seed"], int), look
+        if "seed" in sent:
+            assert look["seed"] == int(sent["seed"].strip().lstrip("+")), (sent, look)
+        assert header == f"{RANDOM_LOOK} seed={look['seed']}", header
+    else:
+        assert look["seed"] is None and header == name, (look, header)
+
+
+CHECKS = [schema_valid_requests_succeed, invalid_requests_are_refused, faces_are_pngs,
+          looks_are_what_was_asked]

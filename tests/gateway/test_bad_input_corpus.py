@@ -81,7 +81,7 @@ def test_the_corpus_is_large_and_covers_the_issue():
     codes = {upload.code for upload in REFUSED}
     assert {"empty", "truncated", "corrupt", "too_many_pixels", "unsupported_format",
             "too_large", "request_timeout", "invalid_t", "invalid_include", "unknown_field",
-            "duplicate_field"} <= codes
+            "duplicate_field", "invalid_colour", "unknown_look", "invalid_seed"} <= codes
 
 
 @pytest.mark.parametrize("upload", REFUSED, ids=lambda upload: upload.name)
@@ -90,8 +90,9 @@ def test_a_bad_upload_gets_its_status_and_reason(answers, upload: Upload):
     assert answer.status == upload.status, answer.body[:300]
     assert answer.headers["content-type"].startswith("application/json")
     body = json.loads(answer.body)
-    assert set(body) == {"error", "detail"}, body
+    assert set(body) == {"error", "detail"} | ({"field"} if upload.field else set()), body
     assert body["error"] == upload.code and len(body["detail"]) > 15, body
+    assert body.get("field") == upload.field, body
 
 
 def test_the_stalled_upload_is_cut_off_at_the_deadline(answers):
@@ -113,6 +114,9 @@ def test_named_fields_and_limits_are_in_the_reason(answers):
     assert "1x1" in detail["1x1 PNG"]
     assert f"{DEADLINE_S:g} s" in detail["stalled upload"]
     assert "8,388,608" in detail["body over the limit (Content-Length)"]
+    assert detail["hair red"] == "hair: 'red' is not a colour; use #rrggbb"
+    assert "idol" in detail["look unknown"] and "random" in detail["look unknown"]
+    assert detail["seed -1"].startswith("seed: must be a whole number from 0 to ")
 
 
 @pytest.mark.parametrize("upload", ACCEPTED, ids=lambda upload: upload.name)

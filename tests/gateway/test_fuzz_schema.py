@@ -1,7 +1,8 @@
 """Schemathesis against the gateway's OpenAPI document, sent to the real gateway process in
 front of the real Triton.
 
-Every operation in /openapi.json (POST /v1/faces, GET /healthz, GET /readyz) is fuzzed with
+Every operation in /openapi.json (POST /v1/faces, GET /v1/looks, GET /healthz, GET /readyz)
+is fuzzed with
 schema-valid (positive) and schema-violating (negative) requests, through schemathesis'
 coverage and fuzzing phases, and every response must
 
@@ -11,7 +12,8 @@ coverage and fuzzing phases, and every response must
   PNG or JPEG drawing (fuzz_drawings.py), of the content types the form's encoding declares;
   about a third are damaged (fuzz_damage.py) and may instead get a clean 413/415/422,
 - be 400/413/415/422 when the request violates the schema (as sent: fuzz_wire.py),
-- (200 only) carry the face as a PNG of the model's size, raw or base64 in the JSON
+- (200 only) carry the face as a PNG of the model's size, raw or base64 in the JSON, and
+  (JSON) the look the request asked for: its colour fields, its look name, its seed
   (fuzz_checks.py).
 
 Knobs: S2I_FUZZ_CASES (generated cases per operation in the fuzzing phase, default 200; the
@@ -47,7 +49,7 @@ from client.app import create_app
 CASES = int(os.environ.get("S2I_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("S2I_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 SUMMARY = os.environ.get("S2I_FUZZ_SUMMARY")
-OPERATIONS = {"GET /healthz", "GET /readyz", "POST /v1/faces"}
+OPERATIONS = {"GET /healthz", "GET /readyz", "GET /v1/looks", "POST /v1/faces"}
 # What a client may send as Accept; only application/json switches the faces to JSON.
 ACCEPTS = ("*/*", "image/png", "application/json", "application/json, image/png;q=0.5",
            "text/html")

@@ -1,6 +1,7 @@
-"""The real gateway in front of the real tritonserver: faces, JSON extras, placement, metrics,
-and what happens while Triton is down. Every input rule (bad files, fields, limits, unusual
-but valid images) is in the bad-input corpus, test_bad_input_corpus.py."""
+"""The real gateway in front of the real tritonserver: faces, JSON extras, looks, placement,
+metrics, and what happens while Triton is down. Every input rule (bad files, fields, limits,
+unusual but valid images) is in the bad-input corpus, test_bad_input_corpus.py; the look
+fields' rules, with a stand-in for Triton, in test_looks.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PIL import Image
 from export.samples import HELDOUT_SEED, render_sketches
 from sketch2idol import contract
 from sketch2idol.data.placement import place_drawing
+from sketch2idol.looks import NAMED_LOOKS, Look, as_hex, look_vector, random_look, resolve_look
 from sketch2idol.serving.tritonserver import TritonServer, free_port, free_ports
 
 JSON = {"Accept": "application/json"}
@@ -41,13 +43,22 @@ def post(url: str, data: bytes, fields: dict | None = None, headers=None,
                       data=fields or {}, headers=headers or {}, timeout=60)
 
 
-def triton_face(triton_server, sketch: np.ndarray, t: float) -> dict[str, np.ndarray]:
-    client = grpcclient.InferenceServerClient(triton_server.grpc_address)
+def ensemble_inputs(sketch: np.ndarray, t: np.ndarray, look: Look | None = None) -> list:
+    """One request's SKETCH, T and APPEARANCE (the default look unless given)."""
+    appearance = look_vector(look or resolve_look())[None]
     inputs = [grpcclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
-              grpcclient.InferInput(contract.T, [1, 5], "FP32")]
+              grpcclient.InferInput(contract.T, [1, 5], "FP32"),
+              grpcclient.InferInput(contract.APPEARANCE, list(appearance.shape), "FP32")]
     inputs[0].set_data_from_numpy(sketch[None])
-    inputs[1].set_data_from_numpy(np.full((1, 5), t, np.float32))
-    result = client.infer(contract.ENSEMBLE, inputs)
+    inputs[1].set_data_from_numpy(np.asarray(t, np.float32).reshape(1, 5))
+    inputs[2].set_data_from_numpy(appearance)
+    return inputs
+
+
+def triton_face(triton_server, sketch: np.ndarray, t: float,
+                look: Look | None = None) -> dict[str, np.ndarray]:
+    client = grpcclient.InferenceServerClient(triton_server.grpc_address)
+    result = client.infer(contract.ENSEMBLE, ensemble_inputs(sketch, np.full(5, t), look))
     return {name: result.as_numpy(name)[0] for name in (contract.FACE, contract.REFINED_SKETCH,
                                                         contract.NEIGHBORS)}
 
@@ -80,11 +91,7 @@ def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, ske
     t = np.full((1, 5), 0.5, np.float32)
     t[0, 2] = 0.0  # nose
     client = grpcclient.InferenceServerClient(triton_server.grpc_address)
-    inputs = [grpcclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
-              grpcclient.InferInput(contract.T, [1, 5], "FP32")]
-    inputs[0].set_data_from_numpy(place_drawing(sketch, 256)[None])
-    inputs[1].set_data_from_numpy(t)
-    expected = client.infer(contract.ENSEMBLE, inputs)
+    expected = client.infer(contract.ENSEMBLE, ensemble_inputs(place_drawing(sketch, 256), t))
     face = png_pixels(base64.b64decode(body["face"]))
     refined = png_pixels(base64.b64decode(body["refined"]))
     np.testing.assert_array_equal(face, expected.as_numpy(contract.FACE)[0])
@@ -95,7 +102,48 @@ def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, ske
     assert guide.shape == (256, 256) and guide.min() < 200  # some lines, grey on white
     assert set(body["timings_ms"]) == {"decode", "triton", "encode", "total"}
     assert body["model"]["name"] == contract.ENSEMBLE and body["model"]["weights_id"]
+    assert body["look"] == {"name": "idol", "seed": None, **NAMED_LOOKS["idol"]}
 
+
+LOOK_REQUESTS = [
+    ({"look": "sunset"}, resolve_look("sunset")),
+    ({"look": "random", "seed": "7"}, random_look(7)),
+    ({"look": "ocean", "hair": "#e4c27e", "background": "#203040"},
+     resolve_look("ocean", {"hair": "#e4c27e", "background": "#203040"})),
+]
+
+
+@pytest.mark.parametrize("fields, look", LOOK_REQUESTS, ids=lambda v: str(v)[:30])
+def test_the_look_reaches_the_served_model_and_is_reported(gateway_url, triton_server, sketch,
+                                                           sketch_png, fields, look):
+    """The gateway's face is the ensemble's face for that APPEARANCE row, the same look gives
+    the same face, and the answer names the look's colours."""
+    first = post(gateway_url, sketch_png, {"t": "0.5", **fields}, headers=JSON)
+    again = post(gateway_url, sketch_png, {"t": "0.5", **fields})
+    assert first.status_code == again.status_code == 200, first.text
+    reported = first.json()["look"]
+    assert {key: reported[key] for key in as_hex(look)} == as_hex(look)
+    assert reported["name"] == fields["look"]
+    face = png_pixels(base64.b64decode(first.json()["face"]))
+    expected = triton_face(triton_server, place_drawing(sketch, 256), 0.5, look)
+    np.testing.assert_array_equal(face, expected[contract.FACE])
+    np.testing.assert_array_equal(png_pixels(again.content), face)
+
+
+def test_two_looks_give_two_faces(gateway_url, triton_server, sketch, sketch_png):
+    faces = {name: png_pixels(post(gateway_url, sketch_png, {"look": name}).content)
+             for name in ("idol", "night")}
+    framed = place_drawing(sketch, 256)
+    served = {name: triton_face(triton_server, framed, 0.5, resolve_look(name))[contract.FACE]
+              for name in faces}
+    for name in faces:
+        np.testing.assert_array_equal(faces[name], served[name])
+    if np.array_equal(served["idol"], served["night"]):
+        # The gateway sent each look (the faces are Triton's for those APPEARANCE rows); the
+        # served generator paints every look alike: its FiLM layers are untrained (zero).
+        pytest.xfail("the served generator ignores APPEARANCE (untrained interim weights)")
+    difference = np.abs(faces["idol"].astype(int) - faces["night"].astype(int)).mean()
+    assert difference > 2.0, difference
 
 def test_json_without_include_has_only_the_face(gateway_url, sketch_png):
     body = post(gateway_url, sketch_png, headers=JSON).json()

@@ -11,6 +11,7 @@ from PIL import Image
 
 from sketch2idol.cli import main
 from sketch2idol.data.synth import render_sample
+from sketch2idol.looks import NAMED_LOOKS, as_hex, random_look
 from sketch2idol.serving.tritonserver import free_port
 
 
@@ -59,6 +60,43 @@ def test_straight_to_triton_gives_the_gateways_pixels(gateway_url, triton_server
                                   pixels(tmp_path / "gateway.png"))
     np.testing.assert_array_equal(pixels(tmp_path / "triton_refined.png"),
                                   pixels(tmp_path / "gateway_refined.png"))
+
+
+def look_line(capsys) -> str:
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("look: ")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_look_reaches_both_paths_and_is_printed(gateway_url, triton_server, sketch_file,
+                                                    tmp_path, capsys):
+    look = ["--look", "random", "--seed", "11", "--hair", "FF0000", "--background", "#102030"]
+    expected = {**as_hex(random_look(11)), "hair": "#ff0000", "background": "#102030",
+                "background2": "#102030"}
+    colours = ", ".join(f"{field} {value}" for field, value in expected.items())
+    for name, target in (("gateway", ["--server", gateway_url]),
+                         ("triton", ["--triton", triton_server.grpc_address])):
+        assert main(["generate", str(sketch_file), "-o", str(tmp_path / f"{name}.png"), *look,
+                     *target]) == 0
+        assert look_line(capsys) == f"look: random seed=11 ({colours})", name
+    np.testing.assert_array_equal(pixels(tmp_path / "triton.png"),
+                                  pixels(tmp_path / "gateway.png"))
+
+
+def test_a_picked_seed_is_printed_and_replays(gateway_url, sketch_file, tmp_path, capsys):
+    assert main(["generate", str(sketch_file), "-o", str(tmp_path / "picked.png"),
+                 "--look", "random", "--server", gateway_url]) == 0
+    line = look_line(capsys)
+    seed = int(line.split("seed=")[1].split(" ")[0])
+    assert main(["generate", str(sketch_file), "-o", str(tmp_path / "replay.png"),
+                 "--seed", str(seed), "--server", gateway_url]) == 0
+    assert look_line(capsys) == line
+    np.testing.assert_array_equal(pixels(tmp_path / "picked.png"),
+                                  pixels(tmp_path / "replay.png"))
+    assert main(["generate", str(sketch_file), "-o", str(tmp_path / "named.png"),
+                 "--look", "pastel", "--server", gateway_url]) == 0
+    assert look_line(capsys) == "look: pastel (" + ", ".join(
+        f"{field} {value}" for field, value in NAMED_LOOKS["pastel"].items()) + ")"
 
 
 def test_the_blend_reaches_the_model(gateway_url, sketch_file, tmp_path):

@@ -16,15 +16,24 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-sync_api = pytest.importorskip("playwright.sync_api")
+from sketch2idol.contract import LOOK_FIELDS
+from sketch2idol.looks import as_hex, random_look
+
+try:  # a dependency of `make test`, not an optional one: missing, the page is untested
+    from playwright import sync_api
+except ImportError as error:
+    raise ImportError("the page test needs Playwright: `make setup` installs it (pip install "
+                      "playwright==1.65.2, as pinned in requirements.lock)") from error
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 FACES_PATH = "/v1/faces"
+LOOKS_PATH = "/v1/looks"
 SLIDERS = ["t-master", "t-left_eye", "t-right_eye", "t-nose", "t-mouth", "t-remainder"]
 FIRST_FACE_TIMEOUT_MS = 30_000   # the first request may warm the model up
 FACE_TIMEOUT_MS = 15_000
@@ -35,7 +44,8 @@ FACE_TIMEOUT_MS = 15_000
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (Debian package `chromium`)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-deps` (or `sudo apt-get "
+                    "install -y --no-install-recommends chromium`)", pytrace=False)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
         yield b
@@ -481,3 +491,130 @@ def test_loading_a_sketch_file_fits_it_on_the_canvas_and_generates(page, tmp_pat
     page.click("#undo")
     assert canvas_is_blank(page)
     assert page.rec.errors == []
+
+
+# ---- looks -----------------------------------------------------------------------------------
+
+def wait_for_looks(page):
+    page.wait_for_selector("#look-choices[data-loaded='true']")
+
+
+def pressed_looks(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "button.look-choice[aria-pressed='true']", "bs => bs.map(b => b.dataset.look)")
+
+
+def swatches(page) -> dict[str, str]:
+    """The swatches shown: field -> #rrggbb ('' where the colour is not known yet)."""
+    return dict(page.eval_on_selector_all(
+        "#look-swatches li", "ls => ls.map(l => [l.dataset.field, l.dataset.colour || ''])"))
+
+
+def answer_after(page, sent_before: int) -> dict:
+    """The JSON answer to the last /v1/faces request sent after `sent_before`, once the page
+    has gone quiet (that answer is on screen: the latest drawing wins)."""
+    rec = page.rec
+    deadline = time.monotonic() + FACE_TIMEOUT_MS / 1000
+    while len(rec.faces) <= sent_before and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(rec.faces) > sent_before, "the look change sent no request"
+    rec.wait_idle(page)
+    response = rec.faces[-1].response()
+    assert response is not None and response.status == 200
+    return response.json()
+
+
+def test_the_look_picker_and_shuffle_repaint_the_face(page, gateway_url, tmp_path):
+    rec = page.rec
+    wait_for_looks(page)
+    catalogue = httpx.get(f"{gateway_url}{LOOKS_PATH}", timeout=10).json()
+    named = {look["name"]: {f: look[f] for f in LOOK_FIELDS} for look in catalogue["looks"]}
+    buttons = page.eval_on_selector_all("button.look-choice", "bs => bs.map(b => b.dataset.look)")
+    assert buttons == list(named)
+    assert page.get_by_role("button", name="Shuffle", exact=True).count() == 1
+    # Before anything is drawn: the default look, its colours, and nothing sent.
+    assert pressed_looks(page) == [catalogue["default"]]
+    assert swatches(page) == named[catalogue["default"]]
+    assert page.inner_text("#look-caption") == f"Look: {catalogue['default']}"
+
+    draw_face(page)
+    wait_for_src(page, "#face", timeout=FIRST_FACE_TIMEOUT_MS)
+    rec.wait_idle(page)
+    assert sent_forms(page)[-1]["look"] == catalogue["default"]
+    assert "seed" not in sent_forms(page)[-1]
+
+    # A named look: pressed at once, its colours at once, then a face painted in it.
+    sent_before = len(rec.faces)
+    page.get_by_role("button", name="ocean", exact=True).click()
+    assert pressed_looks(page) == ["ocean"]
+    assert swatches(page) == named["ocean"]
+    body = answer_after(page, sent_before)
+    form = sent_forms(page)[-1]
+    assert form["look"] == "ocean" and "seed" not in form
+    assert body["look"] == {"name": "ocean", "seed": None, **named["ocean"]}
+    assert src(page, "#face") == f"data:image/png;base64,{body['face']}"
+    assert page.get_attribute("#download", "href") == src(page, "#face")
+
+    # Shuffle: a random look with a new seed; its colours come with the face.
+    seeds = []
+    for _ in range(2):
+        sent_before = len(rec.faces)
+        page.click("#look-shuffle")
+        assert pressed_looks(page) == []
+        seed = int(page.get_attribute("#look-caption", "data-seed"))
+        assert 0 <= seed < 2**31
+        body = answer_after(page, sent_before)
+        form = sent_forms(page)[-1]
+        assert (form["look"], int(form["seed"])) == (catalogue["random"], seed)
+        assert body["look"] == {"name": "random", "seed": seed, **as_hex(random_look(seed))}
+        assert swatches(page) == as_hex(random_look(seed))
+        assert page.inner_text("#look-caption") == f"Shuffled look, seed {seed}"
+        assert src(page, "#face") == f"data:image/png;base64,{body['face']}"
+        seeds.append(seed)
+    assert seeds[0] != seeds[1], "shuffle drew the same seed twice"
+
+    # Back to a named look from the keyboard; the picker is a row of ordinary buttons.
+    sent_before = len(rec.faces)
+    page.focus("button.look-choice[data-look='sunset']")
+    page.keyboard.press("Enter")
+    body = answer_after(page, sent_before)
+    assert body["look"]["name"] == "sunset"
+    assert pressed_looks(page) == ["sunset"] and swatches(page) == named["sunset"]
+    assert src(page, "#face") == f"data:image/png;base64,{body['face']}"
+
+    rec.assert_one_at_a_time()
+    rec.assert_local_only()
+    assert rec.failed == [] and rec.errors == []
+    page.mouse.move(5, 5)  # no hover or focus ring in the picture
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_timeout(300)  # button colour transitions
+    shot = save_screenshot(page, tmp_path, "page_looks.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_picker_shows_the_looks_the_gateway_lists_and_retries_until_it_can(browser,
+                                                                             gateway_url):
+    """The looks are the gateway's, not the page's: a different list is a different picker;
+    a failed GET /v1/looks is retried."""
+    real = httpx.get(f"{gateway_url}{LOOKS_PATH}", timeout=10).json()
+    by_name = {look["name"]: look for look in real["looks"]}
+    listed = {**real, "default": "night", "looks": [by_name["night"], by_name["sunset"]]}
+    answers = [(503, {"error": "model_unavailable", "detail": "not yet"}), (200, listed)]
+    context = browser.new_context(base_url=gateway_url)
+    try:
+        page = context.new_page()
+        page.route(f"**{LOOKS_PATH}", lambda route: route.fulfill(
+            status=answers[0][0], json=answers.pop(0)[1]))
+        page.goto("/")
+        page.wait_for_function(
+            "document.getElementById('look-loading')?.textContent.includes('retrying')")
+        assert page.is_disabled("#look-shuffle")
+        wait_for_looks(page)
+        assert answers == []
+        assert page.eval_on_selector_all(
+            "button.look-choice", "bs => bs.map(b => b.dataset.look)") == ["night", "sunset"]
+        assert pressed_looks(page) == ["night"]
+        assert swatches(page) == {f: by_name["night"][f] for f in LOOK_FIELDS}
+        assert page.is_enabled("#look-shuffle")
+    finally:
+        context.close()

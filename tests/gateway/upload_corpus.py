@@ -1,7 +1,8 @@
 """The bad-input corpus: every odd or hostile upload the gateway is tested with, generated
 here from one held-out sketch (no checked-in blobs), each with the answer it must get.
 
-An `Upload` refused by the gateway names its status and JSON error code. One accepted names
+An `Upload` refused by the gateway names its status and JSON error code, and the form field
+the answer must name when one field is at fault (`field`). One accepted names
 how its face must compare with the face of the plain PNG of the same drawing: "same"
 (lossless variants: identical pixels), "close" (JPEG variants) or "any" (a different
 drawing: only a valid face is checked).
@@ -42,6 +43,7 @@ class Upload:
     send: Sender = field(repr=False)
     status: int
     code: str | None = None  # refusals: the JSON "error"
+    field: str | None = None  # refusals of one form field: the JSON "field"
     face: str | None = None  # accepted: "same", "close" or "any"
 
 
@@ -182,8 +184,9 @@ def get_faces(url: str, sketch: np.ndarray) -> Answer:
     return Answer.of(httpx.get(f"{url}/v1/faces", timeout=30))
 
 
-def refused(name: str, send: Sender, status: int, code: str) -> Upload:
-    return Upload(name, send, status, code=code)
+def refused(name: str, send: Sender, status: int, code: str,
+            field: str | None = None) -> Upload:
+    return Upload(name, send, status, code=code, field=field)
 
 
 def accepted(name: str, send: Sender, face: str) -> Upload:
@@ -241,20 +244,43 @@ CORPUS: tuple[Upload, ...] = (
             "invalid_request"),
     refused("two sketch files", form([("sketch", ("a.png", png, "image/png")),
                                       ("sketch", ("b.png", png, "image/png"))]), 422,
-            "duplicate_field"),
-    refused("unknown field", with_fields({"colour": "red"}), 422, "unknown_field"),
-    refused("t twice", with_fields({"t": ["0.5", "0.7"]}), 422, "duplicate_field"),
-    refused("t NaN", with_fields({"t": "nan"}), 422, "invalid_t"),
-    refused("t -1", with_fields({"t": "-1"}), 422, "invalid_t"),
-    refused("t 2", with_fields({"t": "2"}), 422, "invalid_t"),
-    refused("t abc", with_fields({"t": "abc"}), 422, "invalid_t"),
-    refused("t infinite", with_fields({"t": "inf"}), 422, "invalid_t"),
-    refused("t_mouth 1.5", with_fields({"t_mouth": "1.5"}), 422, "invalid_t"),
-    refused("include unknown", with_fields({"include": "faces"}), 422, "invalid_include"),
+            "duplicate_field", "sketch"),
+    refused("unknown field", with_fields({"colour": "red"}), 422, "unknown_field", "colour"),
+    refused("t twice", with_fields({"t": ["0.5", "0.7"]}), 422, "duplicate_field", "t"),
+    refused("t NaN", with_fields({"t": "nan"}), 422, "invalid_t", "t"),
+    refused("t -1", with_fields({"t": "-1"}), 422, "invalid_t", "t"),
+    refused("t 2", with_fields({"t": "2"}), 422, "invalid_t", "t"),
+    refused("t abc", with_fields({"t": "abc"}), 422, "invalid_t", "t"),
+    refused("t infinite", with_fields({"t": "inf"}), 422, "invalid_t", "t"),
+    refused("t_mouth 1.5", with_fields({"t_mouth": "1.5"}), 422, "invalid_t", "t_mouth"),
+    refused("include unknown", with_fields({"include": "faces"}), 422, "invalid_include",
+            "include"),
     refused("include list with an unknown value", with_fields({"include": "refined,faces"}),
-            422, "invalid_include"),
+            422, "invalid_include", "include"),
+    # -- the look fields -------------------------------------------------------------------
+    refused("hair red", with_fields({"hair": "red"}), 422, "invalid_colour", "hair"),
+    refused("skin #12345", with_fields({"skin": "#12345"}), 422, "invalid_colour", "skin"),
+    refused("background2 empty", with_fields({"background2": ""}), 422, "invalid_colour",
+            "background2"),
+    refused("clothes with a script", with_fields({"clothes": "<script>alert(1)</script>"}),
+            422, "invalid_colour", "clothes"),
+    refused("look unknown", with_fields({"look": "sparkly"}), 422, "unknown_look", "look"),
+    refused("look empty", with_fields({"look": ""}), 422, "unknown_look", "look"),
+    refused("look twice", with_fields({"look": ["idol", "night"]}), 422, "duplicate_field",
+            "look"),
+    refused("seed -1", with_fields({"look": "random", "seed": "-1"}), 422, "invalid_seed",
+            "seed"),
+    refused("seed 1.5", with_fields({"seed": "1.5"}), 422, "invalid_seed", "seed"),
+    refused("seed 2**53", with_fields({"seed": str(2**53)}), 422, "invalid_seed", "seed"),
+    refused("seed abc", with_fields({"look": "random", "seed": "abc"}), 422, "invalid_seed",
+            "seed"),
     # -- valid but unusual: accepted ---------------------------------------------------------
     accepted("plain PNG", file_upload(png), "same"),
+    accepted("plain PNG, the default look named", file_upload(png, {"look": "idol"}), "same"),
+    accepted("plain PNG, another look", file_upload(png, {"look": "night", "hair": "#FFCC00",
+                                                          "seed": "7"}), "any"),
+    accepted("plain PNG, a random look", file_upload(png, {"look": "random", "seed": "+12"}),
+             "any"),
     accepted("16-bit grey PNG", file_upload(png_16bit_grey), "same"),
     accepted("16-bit RGB PNG", file_upload(png_16bit_rgb), "same"),
     accepted("palette PNG", file_upload(png_palette), "same"),
