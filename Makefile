@@ -2,9 +2,10 @@
 #   make test    set up, then run the whole test suite (what CI runs)
 #   make data    render the default procedural training set into data/synth
 #   make lint    ruff
-#   make train   train stage 1 and stage 2 on data/synth (runs/stage1, runs/stage2)
+#   make train   train stage 1 and stage 2 on data/synth (runs/stage1, runs/stage2: 128², then 256²)
 #   make weights package the runs as weights/default (fp16 safetensors)
 #   make eval    score weights/default on held-out faces (reports/eval)
+#   make sheet   docs/look_sheet.png: the hand drawings in docs/drawings painted in three looks
 #   make model-repository  export weights/default to model_repository (ONNX, FAISS, configs)
 #   make serve   serve model_repository with Triton (HTTP :8000, gRPC :8001, metrics :8002)
 #   make demo    Triton + gateway + drawing page: open http://localhost:8080 (Ctrl-C stops both)
@@ -28,6 +29,10 @@ HELDOUT_SEED  ?= 1
 HELDOUT_COUNT ?= 200
 STAGE1_ARGS   ?=
 STAGE2_ARGS   ?=
+# Stage 2's resolution schedule: the config's defaults train at 128² (cheap), then the same
+# run continues at 256² to STAGE2_FULL_STEPS (see weights/default/README.md).
+STAGE2_FULL_STEPS ?= 5000
+STAGE2_FULL_ARGS  ?= --train-size 256 --batch-size 4
 # Export options for `make model-repository` (see `sketch2idol export --help`). int8: on
 # two CPU cores it takes one request from 146 to 96 ms at an SSIM cost of 0.005 (README).
 EXPORT_ARGS   ?= --precision int8
@@ -35,7 +40,7 @@ REPOSITORY_STAMP := model_repository/export_report.json
 # Debian packages the tests start: a headless browser, Prometheus, perf_analyzer's libb64.
 SYSTEM_DEPS   := chromium prometheus libb64-0d
 
-.PHONY: setup test lint data heldout preview train weights eval model-repository serve bench-data clean help \
+.PHONY: setup test lint data heldout preview train weights eval sheet model-repository serve bench-data clean help \
 	demo system-deps bench bench-full perf-analyzer soak fuzz
 
 help:
@@ -103,13 +108,20 @@ train: data
 	$(BIN)/sketch2idol train stage1 --data data/synth --out runs/stage1 $(STAGE1_ARGS)
 	$(BIN)/sketch2idol train stage2 --data data/synth --stage1 runs/stage1 \
 		--out runs/stage2 $(STAGE2_ARGS)
+	$(BIN)/sketch2idol train stage2 --out runs/stage2 --resume \
+		--steps $(STAGE2_FULL_STEPS) $(STAGE2_FULL_ARGS)
 
 weights: setup
 	$(BIN)/sketch2idol weights export --stage1 runs/stage1 --stage2 runs/stage2 \
 		--out weights/default
 
-eval: heldout
-	$(BIN)/sketch2idol eval --weights weights/default --data data/heldout --out reports/eval
+eval: heldout data
+	$(BIN)/sketch2idol eval --weights weights/default --data data/heldout --out reports/eval \
+		--train-data data/synth
+
+sheet: setup
+	$(BIN)/python -m sketch2idol.evaluate.sheet --weights weights/default \
+		--drawings docs/drawings --out docs/look_sheet.png
 
 # Rebuilt when the weights or the export code change; configs are in git, artifacts are not.
 $(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard export/*.py)
