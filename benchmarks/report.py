@@ -45,8 +45,12 @@ def provenance(summary: dict) -> str:
 def machine_section(summaries: list[dict]) -> str:
     machine = summaries[0]["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    simd = "AVX-512" if "avx512f" in machine["flags"] else "AVX2 only, no AVX-512"
     return "\n".join([
         "## The machine", "",
+        f"Every figure in this file was measured on this CPU: {machine['cpu']}, {simd}. "
+        "Another CPU runs other FAISS, OpenBLAS and onnxruntime kernels (int8 without VNNI "
+        "on AVX2), so its timings differ; compare ratios measured in one run.", "",
         f"- CPU: {machine['cpu']}, {machine['cpus']} vCPUs ({machine['threads_per_core']} "
         f"thread per core), {machine['hypervisor'] or 'bare metal'} guest; L2 {machine['l2']}, "
         f"L3 {machine['l3']}",

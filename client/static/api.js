@@ -64,12 +64,7 @@ export async function postFace(req, signal) {
     throw new ApiError(0, "network", "The gateway could not be reached.");
   }
 
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    body = null;
-  }
+  const body = await jsonBody(res);
   if (!res.ok) {
     const retry = parseRetryAfter(res.headers.get("Retry-After"));
     const code = body && typeof body.error === "string" ? body.error : `http_${res.status}`;
@@ -80,6 +75,15 @@ export async function postFace(req, signal) {
     throw new ApiError(res.status, "bad_response", "The gateway answered without a face.");
   }
   return body;
+}
+
+/** The response's JSON body, or null when it has none (or not JSON). */
+async function jsonBody(res) {
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -93,12 +97,7 @@ export async function fetchLooks(signal) {
   } catch {
     throw new ApiError(0, "network", "The gateway could not be reached.");
   }
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    body = null;
-  }
+  const body = await jsonBody(res);
   if (!res.ok || !body || !Array.isArray(body.looks) || !Array.isArray(body.fields)) {
     throw new ApiError(res.status, "bad_response", "The gateway sent no looks.",
       parseRetryAfter(res.headers.get("Retry-After")));

@@ -45,16 +45,18 @@ class Stage1Config:
 class Stage2Config:
     data: str = "data/synth"
     stage1: str = "runs/stage1"
-    steps: int = 11500
-    batch_size: int = 1
+    # The first phase of the shipped schedule: 128², batch 8; `make train` then continues
+    # the run at 256², batch 4 (--resume --train-size 256 --batch-size 4 --steps 2000).
+    steps: int = 900
+    batch_size: int = 8
     lr: float = 2e-4
     lambda_feature_matching: float = 10.0
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)
-    train_size: int | None = None  # train at this side (area-downsampled); None = the data's
+    train_size: int | None = 128  # train at this side (area-downsampled); None = the data's
     seed: int = 0
-    sample_every: int = 500
-    checkpoint_every: int = 250
+    sample_every: int = 250
+    checkpoint_every: int = 100
     loader_workers: int = 2
     device: str = "auto"
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
