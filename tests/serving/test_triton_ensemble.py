@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from ensemble_request import ensemble_inputs
 
 from export.samples import HELDOUT_SEED, render_sketches, sample_looks
 from sketch2idol import contract
@@ -48,16 +49,6 @@ def reference(pipeline, sketches):
     return pipeline.run_batch(sketches, T_CASES, LOOKS)
 
 
-def http_inputs(sketches: np.ndarray, t: np.ndarray, looks: np.ndarray,
-                module=httpclient) -> list:
-    inputs = [module.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
-              module.InferInput(contract.T, list(t.shape), "FP32"),
-              module.InferInput(contract.APPEARANCE, list(looks.shape), "FP32")]
-    for tensor, value in zip(inputs, (sketches, t, looks)):
-        tensor.set_data_from_numpy(np.ascontiguousarray(value))
-    return inputs
-
-
 def served_rows(server, pipeline, sketches: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The oracle's neighbour rows [B, 5, K] for the features the served encoders compute
     (one request of these sketches, as the ensemble sends them on)."""
@@ -86,7 +77,7 @@ def assert_matches_reference(result, reference, oracle_rows) -> None:
 
 def test_http_ensemble_matches_the_reference_pipeline(server, pipeline, sketches, reference):
     client = httpclient.InferenceServerClient(server.http_address)
-    result = client.infer(contract.ENSEMBLE, http_inputs(sketches, T_CASES, LOOKS))
+    result = client.infer(contract.ENSEMBLE, ensemble_inputs(sketches, T_CASES, LOOKS))
     assert_matches_reference(result, reference, served_rows(server, pipeline, sketches, T_CASES))
 
 
@@ -94,7 +85,7 @@ def test_grpc_ensemble_matches_the_reference_pipeline_one_request_each(server, p
                                                                         sketches, reference):
     client = grpcclient.InferenceServerClient(server.grpc_address)
     results = [client.infer(contract.ENSEMBLE,
-                            http_inputs(sketches[i:i + 1], T_CASES[i:i + 1],
+                            ensemble_inputs(sketches[i:i + 1], T_CASES[i:i + 1],
                                         LOOKS[i:i + 1], grpcclient))
                for i in range(len(sketches))]
     refined, faces, rows = reference
@@ -114,8 +105,9 @@ def test_dynamic_batching_merges_concurrent_requests(server, sketches):
     client = httpclient.InferenceServerClient(server.http_address, concurrency=12)
     before = model_counts(client)
     pending = [client.async_infer(contract.ENSEMBLE,
-                                  http_inputs(sketches[i % 4:i % 4 + 1], T_CASES[i % 4:i % 4 + 1],
-                                              LOOKS[i % 4:i % 4 + 1]))
+                                  ensemble_inputs(sketches[i % 4:i % 4 + 1],
+                                                  T_CASES[i % 4:i % 4 + 1],
+                                                  LOOKS[i % 4:i % 4 + 1]))
                for i in range(12)]
     for request in pending:
         request.get_result()
@@ -135,7 +127,7 @@ def test_dynamic_batching_merges_concurrent_requests(server, sketches):
 
 def test_metrics_cover_every_model_and_the_search_time(server, sketches):
     client = httpclient.InferenceServerClient(server.http_address)
-    client.infer(contract.ENSEMBLE, http_inputs(sketches[:1], T_CASES[:1], LOOKS[:1]))
+    client.infer(contract.ENSEMBLE, ensemble_inputs(sketches[:1], T_CASES[:1], LOOKS[:1]))
     text = urllib.request.urlopen(server.metrics_url, timeout=10).read().decode()
     for name in (*contract.COMPOSING_MODELS, contract.ENSEMBLE):
         assert f'nv_inference_request_success{{model="{name}"' in text

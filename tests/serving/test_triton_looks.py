@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from ensemble_request import ensemble_inputs
 
 from export.graphs import generator_graph, look_probe
 from export.onnx_export import export_onnx
@@ -66,15 +67,6 @@ def sketches() -> np.ndarray:
     return render_sketches(HELDOUT_SEED, 3, 256)
 
 
-def inputs(sketches: np.ndarray, t: np.ndarray, looks: np.ndarray, module=httpclient) -> list:
-    tensors = [module.InferInput(contract.SKETCH, list(sketches.shape), "UINT8"),
-               module.InferInput(contract.T, list(t.shape), "FP32"),
-               module.InferInput(contract.APPEARANCE, list(looks.shape), "FP32")]
-    for tensor, value in zip(tensors, (sketches, t, looks)):
-        tensor.set_data_from_numpy(np.ascontiguousarray(value))
-    return tensors
-
-
 def assert_close(served: np.ndarray, expected: np.ndarray, what: str) -> None:
     """The export's tolerance: within 1 grey level on at least 99% of the values."""
     assert served.shape == expected.shape and served.dtype == np.uint8
@@ -90,7 +82,7 @@ def test_two_looks_give_two_faces_and_each_is_the_pipelines(probe_server, probe_
                                                             sketches):
     client = httpclient.InferenceServerClient(probe_server.http_address)
     sketch = sketches[:1]
-    served = {name: client.infer(contract.ENSEMBLE, inputs(sketch, T, look[None]))
+    served = {name: client.infer(contract.ENSEMBLE, ensemble_inputs(sketch, T, look[None]))
               for name, look in (("idol", IDOL), ("ocean", OCEAN))}
     faces = {name: result.as_numpy(contract.FACE)[0] for name, result in served.items()}
     assert change(faces["idol"], faces["ocean"]) >= MIN_CHANGE
@@ -108,8 +100,8 @@ def test_the_same_look_gives_the_same_face_over_http_and_grpc(probe_server, sket
     looks = np.stack([OCEAN])
     http = httpclient.InferenceServerClient(probe_server.http_address)
     grpc = grpcclient.InferenceServerClient(probe_server.grpc_address)
-    first = http.infer(contract.ENSEMBLE, inputs(sketches[1:2], T, looks))
-    again = grpc.infer(contract.ENSEMBLE, inputs(sketches[1:2], T, looks, grpcclient))
+    first = http.infer(contract.ENSEMBLE, ensemble_inputs(sketches[1:2], T, looks))
+    again = grpc.infer(contract.ENSEMBLE, ensemble_inputs(sketches[1:2], T, looks, grpcclient))
     np.testing.assert_array_equal(first.as_numpy(contract.FACE), again.as_numpy(contract.FACE))
 
 
@@ -118,11 +110,13 @@ def test_one_request_in_several_looks_paints_each_row_in_its_own(probe_server, p
     looks = sample_looks(3)
     t = np.repeat(T, 3, axis=0)
     client = httpclient.InferenceServerClient(probe_server.http_address)
-    faces = client.infer(contract.ENSEMBLE, inputs(sketches, t, looks)).as_numpy(contract.FACE)
+    faces = client.infer(contract.ENSEMBLE,
+                         ensemble_inputs(sketches, t, looks)).as_numpy(contract.FACE)
     _, expected, _ = probe_pipeline.run_batch(sketches, t, looks)
     assert_close(faces, expected, "faces of a three-look request")
     # The same sketches with the looks shifted by one row get other faces.
-    shifted = client.infer(contract.ENSEMBLE, inputs(sketches, t, np.roll(looks, 1, axis=0)))
+    shifted = client.infer(contract.ENSEMBLE,
+                           ensemble_inputs(sketches, t, np.roll(looks, 1, axis=0)))
     assert all(change(a, b) >= MIN_CHANGE
                for a, b in zip(faces, shifted.as_numpy(contract.FACE)))
 
@@ -144,7 +138,8 @@ def test_requests_batched_together_keep_their_own_looks(probe_server, probe_pipe
     before = generator_counts(client)
     order = ["idol", "ocean"] * 6
     pending = [client.async_infer(contract.ENSEMBLE,
-                                  inputs(sketch, T, (IDOL if name == "idol" else OCEAN)[None]))
+                                  ensemble_inputs(sketch, T,
+                                                  (IDOL if name == "idol" else OCEAN)[None]))
                for name in order]
     faces = [request.get_result().as_numpy(contract.FACE) for request in pending]
     for name, face in zip(order, faces):
