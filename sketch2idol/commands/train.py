@@ -10,6 +10,16 @@ from sketch2idol.commands.data import positive_int
 from sketch2idol.errors import UserError
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
+    return value
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="training data set directory "
                         "(default: data/synth; ignored with --resume)")
@@ -23,6 +33,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=positive_int)
     parser.add_argument("--loader-workers", type=int, help="data-loader processes")
     parser.add_argument("--device", help="auto (CUDA when present), cpu or cuda[:N]")
+    parser.add_argument("--init-from", type=Path, metavar="RUN",
+                        help="start from the weights of the run in RUN (a fine-tune: fresh "
+                             "optimizers, step 0) instead of at random")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint")
     parser.add_argument("--debug", action="store_true",
@@ -40,6 +53,12 @@ def register(groups: argparse._SubParsersAction) -> None:
         description="Train the five component autoencoders on augmented training sketches, "
                     "then encode the feature bank (bank.npz) into the run directory.")
     add_common(stage1)
+    stage1.add_argument("--casual-prob", type=probability, metavar="P",
+                        help="share of inputs that are casual drawings (default 0)")
+    stage1.add_argument("--teacher", type=Path, metavar="RUN",
+                        help="a trained stage-1 run: train only the encoders, so that a "
+                             "drawing encodes to the feature RUN's encoder gives its "
+                             "detailed sketch; the decoders stay RUN's")
     stage1.set_defaults(handler=run_stage1)
     stage2 = stages.add_parser(
         "stage2", help="pix2pixHD generator on stage-1 outputs",
@@ -69,9 +88,15 @@ def resolve_config(args: argparse.Namespace, cls):
                  "checkpoint_every": args.checkpoint_every,
                  "loader_workers": args.loader_workers, "device": args.device,
                  "stage1": getattr(args, "stage1", None),
-                 "train_size": getattr(args, "train_size", None)}
+                 "train_size": getattr(args, "train_size", None),
+                 "init_from": args.init_from,
+                 "casual_prob": getattr(args, "casual_prob", None),
+                 "teacher": getattr(args, "teacher", None)}
     if args.resume:
-        overrides["data"] = overrides["stage1"] = None  # a run keeps its inputs
+        if args.init_from:
+            raise UserError("--init-from starts a new run; --resume continues one: pass one")
+        # a run keeps its inputs
+        overrides["data"] = overrides["stage1"] = overrides["teacher"] = None
     if args.debug:
         overrides.update(steps=4, batch_size=2, sample_every=2, checkpoint_every=2,
                          loader_workers=0)

@@ -90,6 +90,12 @@ def read_grey(path: Path) -> np.ndarray:
     return image
 
 
+def has_casual_drawings(root: Path) -> bool:
+    """Whether the data set in `root` holds casual drawings (sets made by `data synth`)."""
+    rows = read_manifest(root)
+    return bool(rows) and casual_path(root, rows[0]["id"]).exists()
+
+
 def sample_path(root: Path, kind: str, sample_id: str) -> Path:
     """The file of one sample: `kind` is one of SYNTH_FILES."""
     return Path(root) / _FILE_DIRS[kind] / f"{sample_id}.png"

@@ -13,7 +13,8 @@ loader worker processes that never see `set_epoch`. Tensors are uint8 (sketch [1
 photo [3, H, W]); the models own their normalisation. With `looks=True` each sample also
 carries "look", the face's appearance code (float32 [LOOK_DIM], sketch2idol.looks) read
 from the manifest's renderer parameters; with `casual=True`, "casual", the face's casual
-drawing as the renderer made it (uint8 [1, H, W]).
+drawing as the renderer made it (uint8 [1, H, W]); with `labels=True`, "labels", its label
+map (uint8 [1, H, W], sketch2idol.data.faces.labels).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SketchAugment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 class FacePairs(Dataset):
     def __init__(self, root: Path, *, sketch_augment: SketchAugment | None = None,
                  seed: int = 0, ids: list[str] | None = None, photos: bool = True,
-                 looks: bool = False, casual: bool = False):
+                 looks: bool = False, casual: bool = False, labels: bool = False):
         self.root = Path(root)
         rows = dataset.read_manifest(self.root)
         if not rows:
@@ -46,6 +47,7 @@ class FacePairs(Dataset):
         self.seed = seed
         self.photos = photos  # False: sketches only (e.g. encoding the feature bank)
         self.casual = casual  # also the face's casual drawing (un-augmented), "casual"
+        self.labels = labels  # also the face's label map, "labels"
         self.looks = {}
         if looks:
             missing = [row["id"] for row in rows if "params" not in row]
@@ -83,4 +85,7 @@ class FacePairs(Dataset):
         if self.casual:
             drawing = dataset.read_grey(dataset.casual_path(self.root, sample_id))
             sample["casual"] = torch.from_numpy(drawing)[None]
+        if self.labels:
+            labels = dataset.read_grey(dataset.labels_path(self.root, sample_id))
+            sample["labels"] = torch.from_numpy(labels)[None]
         return sample

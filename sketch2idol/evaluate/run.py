@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from sketch2idol.data.augment import augment_rng  # noqa: E402
-from sketch2idol.data.faces.labels import Label  # noqa: E402
+from sketch2idol.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS, Label  # noqa: E402
 from sketch2idol.data.sketch import extract_sketch  # noqa: E402
 from sketch2idol.evaluate import look_metrics  # noqa: E402
 from sketch2idol.evaluate.heldout import HeldOut, average_face, load_heldout  # noqa: E402
@@ -38,11 +38,6 @@ T_VALUES = (1.0, 0.5, 0.0)
 DEFAULT_T = 0.5  # the gateway's default
 BATCH = 8
 GRID_ROWS = 6
-#: look field -> the label-map region whose colour it sets.
-FIELD_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN,), "eyes": (Label.IRIS,),
-                 "lips": (Label.LIPS,), "clothes": (Label.CLOTHES,),
-                 "background": (Label.BACKGROUND,)}
-FLAT_REGIONS = (Label.FACE_SKIN, Label.BACKGROUND)
 #: The regions whose colours compete with the hair's for the output's hair region.
 HAIR_RIVALS = (Label.FACE_SKIN, Label.BODY_SKIN, Label.CLOTHES, Label.BACKGROUND)
 #: Hair IoU is measured only where the hair's colour differs from every rival's by this

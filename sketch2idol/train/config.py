@@ -30,8 +30,13 @@ class Stage1Config:
     batch_size: int = 8
     lr: float = 5e-4
     line_weight: float = 10.0
-    casual_prob: float = 0.5  # share of inputs that are casual drawings (if the data has them)
-    feature_weight: float = 1.0  # pull of a casual drawing's feature towards its detailed twin
+    casual_prob: float = 0.0  # share of inputs that are casual drawings (if the data has them)
+    # A trained stage-1 run: train only the encoders, so that a drawing (casual or detailed)
+    # encodes to the feature the teacher's encoder gives the face's detailed sketch; the
+    # decoders stay the teacher's. (With the plain L1 objective, casual drawings drove the
+    # decoders to blank output: weights/default/README.md, "Stage 1 and casual drawings".)
+    teacher: str | None = None
+    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
     seed: int = 0
     sample_every: int = 250
     checkpoint_every: int = 250
@@ -54,6 +59,10 @@ class Stage2Config:
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)
     train_size: int | None = 128  # train at this side (area-downsampled); None = the data's
+    casual_prob: float = 0.5  # share of inputs refined from casual drawings (if the data has them)
+    lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
+    lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
+    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
     seed: int = 0
     sample_every: int = 250
     checkpoint_every: int = 100

@@ -16,7 +16,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from sketch2idol.errors import UserError
-from sketch2idol.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from sketch2idol.train.checkpoint import (
+    has_checkpoint,
+    load_checkpoint,
+    load_net_state,
+    save_checkpoint,
+)
 from sketch2idol.train.config import to_dict, write_config
 from sketch2idol.train.logbook import LossHistory, save_grid
 from sketch2idol.train.runtime import batches_from
@@ -56,6 +61,26 @@ def _sample_batch(data: Dataset) -> dict:
     return torch.utils.data.default_collate(rows)
 
 
+def init_from_run(trainer: Trainer, source: Path) -> None:
+    """Load every net of `trainer` from the checkpoint of the run in `source` (a fine-tune:
+    the optimizers and the step start afresh)."""
+    source = Path(source)
+    if not has_checkpoint(source):
+        raise UserError(f"--init-from {source}: no checkpoint there")
+    for name, net in trainer.nets.items():
+        try:
+            state, _ = load_net_state(source, name, trainer.device)
+        except KeyError:
+            raise UserError(f"--init-from {source}: its checkpoint holds no net {name!r} "
+                            "(a run of the other stage?)") from None
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[-1].strip()
+            raise UserError(f"--init-from {source}: net {name!r} does not fit this "
+                            f"configuration ({first})") from None
+
+
 def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: bool = True
                  ) -> int:
     """Train until `config.steps`; returns the last step. Checkpoints on exit or Ctrl-C."""
@@ -70,6 +95,8 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
     write_config(run_dir, config)
 
     step = 0
+    if not resume and getattr(config, "init_from", None):
+        init_from_run(trainer, Path(config.init_from))
     if resume:
         step = load_checkpoint(run_dir, nets=trainer.nets, optimizers=trainer.optimizers,
                                device=trainer.device)

@@ -1,12 +1,20 @@
 """Stage 1: train the five component autoencoders, then encode the feature bank.
 
-Each autoencoder takes its window of a *drawing* and decodes the face's clean **detailed**
-sketch there, with the line-weighted L1. The drawing is, with probability `casual_prob`,
-the face's casual drawing (what a person draws in ten seconds), else its detailed sketch;
-either is augmented (shifted, rotated, re-stroked, with strokes missing). A casual
-drawing's feature is also pulled towards its detailed twin's (`feature_weight`), so that it
-lands near it on the manifold the projection snaps to. After the last step every clean
-training sketch is encoded into the feature bank (`bank.npz`).
+Two objectives (after the last step of either, every clean training sketch is encoded
+into the feature bank, `bank.npz`):
+
+- **reconstruction** (default): each autoencoder takes its window of a drawing and decodes
+  the face's clean detailed sketch there, with the line-weighted L1. The drawing is the
+  detailed sketch augmented (shifted, rotated, re-stroked, with strokes missing) or, with
+  probability `casual_prob`, the face's casual drawing.
+- **encoder distillation** (`teacher`: a run trained the first way): only the encoders
+  learn, so that a drawing (the casual drawing with probability `casual_prob`, else the
+  augmented sketch) encodes to the feature the teacher's encoder gives the face's clean
+  detailed sketch. The decoders are the teacher's, untouched: a casual drawing lands next
+  to its detailed twin on the manifold the projection snaps to, and decodes as sharply as
+  the twin does. (Reconstruction from casual drawings cannot do this: a casual drawing
+  does not say where the detailed sketch's strands and lashes go, and under L1 a blank
+  window is the best guess; the decoders went blank within 100 steps.)
 """
 
 from __future__ import annotations
@@ -22,20 +30,16 @@ from sketch2idol.data import dataset
 from sketch2idol.data.augment import augment_rng
 from sketch2idol.data.dataset import read_info
 from sketch2idol.data.loader import FacePairs
+from sketch2idol.errors import UserError
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.models.autoencoder import define_autoencoders
 from sketch2idol.models.components import composite, crop_components
 from sketch2idol.models.losses import line_weighted_l1
 from sketch2idol.models.tensors import image_array, to_unit
 from sketch2idol.train.bank import write_bank
-from sketch2idol.train.checkpoint import load_net_state
+from sketch2idol.train.checkpoint import has_checkpoint, load_net_state
 from sketch2idol.train.config import Stage1Config, read_config
 from sketch2idol.train.loop import Trainer
-
-
-def has_casual_drawings(root: Path) -> bool:
-    rows = dataset.read_manifest(root)
-    return bool(rows) and dataset.casual_path(root, rows[0]["id"]).exists()
 
 
 class DrawingPairs(Dataset):
@@ -70,7 +74,7 @@ class Stage1Trainer(Trainer):
 
     def __init__(self, config: Stage1Config, device: torch.device):
         super().__init__(config, device)
-        casual_prob = config.casual_prob if has_casual_drawings(Path(config.data)) else 0.0
+        casual_prob = config.casual_prob if dataset.has_casual_drawings(Path(config.data)) else 0.0
         if config.casual_prob and not casual_prob:
             print(f"note: {config.data} holds no casual drawings; training on detailed "
                   "sketches only (re-run `sketch2idol data synth` to add them)")
@@ -82,8 +86,14 @@ class Stage1Trainer(Trainer):
         config.size = self.size = data_size
         autoencoders = define_autoencoders(self.size, config.autoencoder).to(device)
         self.nets = {"autoencoders": autoencoders}
-        self.optimizers = {"autoencoders": torch.optim.Adam(autoencoders.parameters(),
-                                                            lr=config.lr, betas=(0.9, 0.999))}
+        self.teacher = None
+        trained = autoencoders.parameters()
+        if config.teacher:
+            self.teacher = load_teacher(Path(config.teacher), config, device)
+            autoencoders.load_state_dict(self.teacher.state_dict())
+            trained = [p for name in COMPONENTS for p in autoencoders[name].encoder.parameters()]
+        self.optimizers = {"autoencoders": torch.optim.Adam(trained, lr=config.lr,
+                                                            betas=(0.9, 0.999))}
 
     @property
     def autoencoders(self) -> torch.nn.ModuleDict:
@@ -98,29 +108,30 @@ class Stage1Trainer(Trainer):
         crops = crop_components(sketch)
         return crops, {name: self.autoencoders[name](crops[name]) for name in COMPONENTS}
 
+    def losses(self, drawing: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+               ) -> dict[str, torch.Tensor]:
+        if self.teacher is None:
+            return {name: line_weighted_l1(self.autoencoders[name](drawing[name]), target[name],
+                                           self.config.line_weight) for name in COMPONENTS}
+        losses = {}
+        for name in COMPONENTS:
+            with torch.no_grad():
+                twin = self.teacher[name].encode(target[name])
+            feature = self.autoencoders[name].encode(drawing[name])
+            # Relative to the features' own spread, so that the five components weigh alike.
+            losses[name] = F.mse_loss(feature, twin) / twin.var().clamp_min(1e-6)
+        return losses
+
     def train_step(self, batch: dict) -> dict[str, float]:
         drawing = crop_components(to_unit(batch["sketch"].to(self.device)))
         target = crop_components(to_unit(batch["clean_sketch"].to(self.device)))
-        casual = batch["from_casual"].to(self.device)
-        losses, pulls = {}, []
-        for name in COMPONENTS:
-            autoencoder = self.autoencoders[name]
-            feature = autoencoder.encode(drawing[name])
-            losses[name] = line_weighted_l1(autoencoder.decode(feature), target[name],
-                                            self.config.line_weight)
-            if casual.any() and self.config.feature_weight > 0:
-                with torch.no_grad():
-                    twin = autoencoder.encode(target[name][casual])
-                scale = twin.pow(2).mean().clamp_min(1e-6)
-                pulls.append(F.mse_loss(feature[casual], twin) / scale)
+        losses = self.losses(drawing, target)
         total = sum(losses.values())
-        pull = sum(pulls) / len(pulls) if pulls else torch.zeros((), device=self.device)
-        total = total + self.config.feature_weight * pull
         optimizer = self.optimizers["autoencoders"]
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
-        return {"total": total.item(), "pull": pull.item(),
+        return {"total": total.item(),
                 **{name: loss.item() for name, loss in losses.items()}}
 
     def sample_columns(self, batch: dict) -> list[np.ndarray]:
@@ -133,6 +144,22 @@ class Stage1Trainer(Trainer):
 
     def finish(self, run_dir: Path) -> None:
         write_bank(Path(run_dir), self.autoencoders, Path(self.config.data), self.device)
+
+
+def load_teacher(run_dir: Path, config: Stage1Config, device: torch.device
+                 ) -> torch.nn.ModuleDict:
+    """The frozen autoencoders of the teacher run (same size and architecture)."""
+    if not has_checkpoint(run_dir):
+        raise UserError(f"--teacher {run_dir}: no stage-1 checkpoint there")
+    taught = read_config(run_dir, Stage1Config)
+    if (taught.size, taught.autoencoder) != (config.size, config.autoencoder):
+        raise UserError(f"--teacher {run_dir}: its autoencoders ({taught.size}², "
+                        f"{taught.autoencoder}) differ from this run's ({config.size}², "
+                        f"{config.autoencoder})")
+    teacher = load_autoencoders(run_dir, device)
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher
 
 
 def load_autoencoders(run_dir: Path, device: torch.device) -> torch.nn.ModuleDict:

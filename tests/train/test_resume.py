@@ -74,6 +74,8 @@ def test_stage2_resume_gives_the_same_next_step(face_set, tmp_path):
     assert_same_weights(weights(straight), weights(split))
     assert losses(straight) == losses(split)
     assert len(list((stage1 / "refined").glob("t*/*.png"))) == 6 * len(config.t_values)
+    casual = stage1 / "refined" / "casual"
+    assert len(list(casual.glob("t*/*.png"))) == 6 * len(config.t_values)
 
 
 def test_an_existing_run_is_not_overwritten(face_set, tmp_path):
@@ -102,3 +104,74 @@ def test_stage1_learns_from_casual_drawings_towards_the_detailed_sketch(face_set
     only_detailed = DrawingPairs(face_set, None, seed=0, casual_prob=0.0)[(0, 0)]
     assert not bool(only_detailed["from_casual"])
     assert torch.equal(only_detailed["sketch"], only_detailed["clean_sketch"])
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(face_set, tmp_path):
+    from sketch2idol.errors import UserError
+
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    train(Stage1Trainer, stage1_config(face_set, 2), source)
+    frozen = dataclasses.replace(stage1_config(face_set, 1), lr=0.0, init_from=str(source))
+    train(Stage1Trainer, frozen, tuned)
+    learned = {net: {name: tensor for name, tensor in state.items()
+                     if "running_" not in name and "num_batches" not in name}
+               for net, state in weights(source).items()}  # batch norm statistics move
+    assert_same_weights(learned, weights(tuned))  # lr 0: no weight moved from there
+    assert [row["step"] for row in losses(tuned)] == [1]  # a new run: its own step count
+    fresh = tmp_path / "fresh"
+    train(Stage1Trainer, dataclasses.replace(frozen, init_from=None), fresh)
+    with pytest.raises(AssertionError):
+        assert_same_weights(learned, weights(fresh))
+    stage2 = Stage2Config(data=str(face_set), stage1=str(source), steps=1, batch_size=2,
+                          loader_workers=0, init_from=str(source),
+                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
+                          discriminator=DiscriminatorConfig(ndf=8))
+    with pytest.raises(UserError, match="holds no net 'G'"):
+        train(Stage2Trainer, stage2, tmp_path / "wrong-stage")
+
+
+def test_stage2_learns_from_refined_casual_drawings_too(face_set, tmp_path):
+    from sketch2idol.data import dataset
+    from sketch2idol.train.refined import RefinedPairs, build_refined_cache, refined_path
+
+    stage1 = tmp_path / "stage1"
+    train(Stage1Trainer, stage1_config(face_set, 1), stage1)
+    written = build_refined_cache(stage1, face_set, (0.5,), DEVICE,
+                                  sources=("sketch", "casual"), progress=False)
+    assert written == 2 * 6
+    pairs = RefinedPairs(face_set, stage1, (0.5,), None, seed=0, casual_prob=0.5, labels=True)
+    samples = [pairs[(epoch, i)] for epoch in range(3) for i in range(len(pairs))]
+    casual_seen = 0
+    for sample in samples:
+        casual = dataset.read_grey(dataset.casual_path(face_set, sample["id"]))
+        from_casual = (sample["drawing"][0].numpy() == casual).all()
+        casual_seen += from_casual
+        source = "casual" if from_casual else "sketch"
+        refined = dataset.read_grey(refined_path(stage1, 0.5, sample["id"], source))
+        assert (sample["refined"][0].numpy() == refined).all()
+        assert sample["labels"].shape == sample["drawing"].shape
+    assert 0 < casual_seen < len(samples)
+
+
+def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_set, tmp_path):
+    from sketch2idol.errors import UserError
+
+    teacher = tmp_path / "teacher"
+    train(Stage1Trainer, stage1_config(face_set, 2), teacher)
+    config = dataclasses.replace(stage1_config(face_set, 2), teacher=str(teacher),
+                                 casual_prob=0.5)
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(Stage1Trainer, config, straight)
+    train(Stage1Trainer, dataclasses.replace(config, steps=1), split)
+    train(Stage1Trainer, config, split, resume=True)  # the teacher is re-read, not saved
+    assert_same_weights(weights(straight), weights(split))
+    taught, learned = weights(teacher)["autoencoders"], weights(straight)["autoencoders"]
+    decoders = [name for name in taught if ".decoder" in name]
+    encoders = [name for name in taught if ".encoder" in name and name.endswith("weight")]
+    assert decoders and all(torch.equal(taught[n], learned[n]) for n in decoders)
+    assert any(not torch.equal(taught[n], learned[n]) for n in encoders)
+    assert set(losses(straight)[0]) == {"step", "total", "left_eye", "right_eye", "nose",
+                                        "mouth", "remainder"}
+    with pytest.raises(UserError, match="no stage-1 checkpoint"):
+        train(Stage1Trainer, dataclasses.replace(config, teacher=str(tmp_path / "none")),
+              tmp_path / "orphan")

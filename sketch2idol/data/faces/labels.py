@@ -53,3 +53,19 @@ LABEL_COLOURS = np.array([
 def colourise(labels: np.ndarray) -> np.ndarray:
     """uint8 label map [H, W] -> uint8 RGB picture [H, W, 3]."""
     return LABEL_COLOURS[np.minimum(labels, len(LABEL_COLOURS) - 1)]
+
+
+#: look field -> the label classes whose colour it sets (what colour adherence measures and
+#: the region colour loss of stage 2 matches).
+FIELD_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN,), "eyes": (Label.IRIS,),
+                 "lips": (Label.LIPS,), "clothes": (Label.CLOTHES,),
+                 "background": (Label.BACKGROUND,)}
+#: Regions painted flat apart from soft shading: noise there is texture the face should lack.
+FLAT_REGIONS = (Label.FACE_SKIN, Label.BACKGROUND)
+
+
+def region_masks(labels: np.ndarray, regions) -> np.ndarray:
+    """uint8 label map [H, W] -> float32 [len(regions), H, W], 1 inside each region (a
+    region is a tuple of classes)."""
+    return np.stack([np.isin(labels, [int(c) for c in classes]) for classes in regions]
+                    ).astype(np.float32)
