@@ -2,9 +2,9 @@
 
     uvicorn --factory client.app:create_app          (or: sketch2idol gateway)
 
-Routes: POST /v1/faces, GET /v1/looks, GET /healthz, GET /readyz, GET /metrics, GET / (the
-drawing page), /static/*, OpenAPI at /docs. Every refusal is JSON {"error": code, "detail":
-sentence} (and "field" when one form field is at fault).
+Routes: POST /v1/faces, GET /v1/looks, GET /v1/config, GET /healthz, GET /readyz, GET
+/metrics, GET / (the drawing page), /static/*, OpenAPI at /docs. Every refusal is JSON
+{"error": code, "detail": sentence} (and "field" when one form field is at fault).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from client.looks import (
     SEED_MAX,
     choose_look,
     look_refusal,
-    named_looks,
+    looks_catalogue,
     parse_seed,
     seed_refusal,
 )
@@ -48,15 +48,17 @@ from client.openapi import (
     Health,
     Looks,
     Ready,
+    RequestConfig,
     error_responses,
 )
 from client.openapi import install as install_openapi
 from client.ratelimit import ClientLimitsMiddleware, TokenBuckets
+from client.request_config import request_config
 from client.settings import Settings
 from client.triton import TritonLink
 from client.uploads import decode_drawing, frame_drawing, include_set, png_bytes, t_error, t_vector
 from sketch2idol import __version__
-from sketch2idol.contract import LOOK_FIELDS
+from sketch2idol.contract import LOOK_FIELDS, T_RANGE
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.looks import DEFAULT_LOOK, RANDOM_LOOK, LookError
 
@@ -69,7 +71,7 @@ UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 log = logging.getLogger("sketch2idol.gateway")
 
 # Optional (default None) but documented as a plain number: a form field cannot be null.
-Blend = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Blend = Annotated[float, Field(ge=T_RANGE[0], le=T_RANGE[1], allow_inf_nan=False)]
 # Documented as an integer; read from the form as sent (`parse_seed`), as pydantic would
 # also take `1_000` or `1.0`.
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
@@ -173,8 +175,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/v1/looks", summary="the named looks a face can be painted in",
              response_model=Looks, responses=error_responses(429))
     async def looks() -> dict:
-        return {"default": DEFAULT_LOOK, "random": RANDOM_LOOK, "fields": list(LOOK_FIELDS),
-                "looks": named_looks()}
+        return looks_catalogue()
+
+    @app.get("/v1/config", summary="what a faces request takes: components, t, looks, "
+             "upload limits, the served model", response_model=RequestConfig,
+             responses=error_responses(429))
+    async def config(request: Request) -> dict:
+        return await request_config(settings, request.app.state.triton)
 
     @app.post("/v1/faces", summary="sketch in, face out",
               response_model=None, responses=FACES_RESPONSES,

@@ -148,3 +148,9 @@ def choose_look(name: str | None, seed: int | None, colours: dict[str, str | Non
 def named_looks() -> list[dict[str, str]]:
     """Every named look with its colours, in the order they are offered."""
     return [{"name": name, **as_hex(resolve_look(name))} for name in NAMED_LOOKS]
+
+
+def looks_catalogue() -> dict:
+    """GET /v1/looks: the default and random look names, the look fields, the named looks."""
+    return {"default": DEFAULT_LOOK, "random": RANDOM_LOOK, "fields": list(LOOK_FIELDS),
+            "looks": named_looks()}

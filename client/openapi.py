@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from client.looks import COLOUR_HELP, COLOUR_PATTERN, HEX_PATTERN, LOOK_NAMES, SEED_MAX
+from client.request_config import SLIDER_STEPS
+from client.triton import ModelIdentity
+from client.uploads import CONTENT_TYPES
 from sketch2idol.contract import LOOK_FIELDS
 from sketch2idol.looks import RANDOM_LOOK
 
@@ -20,7 +23,7 @@ from sketch2idol.looks import RANDOM_LOOK
 #: blank parts and surrounding whitespace ignored (Python `\s` is exactly `str.isspace`).
 INCLUDE_PATTERN = r"^\s*(refined|neighbors|guide)?\s*(,\s*(refined|neighbors|guide)?\s*)*$"
 #: Content types the drawing may be sent as (it is recognised by content all the same).
-SKETCH_CONTENT_TYPES = "image/png, image/jpeg"
+SKETCH_CONTENT_TYPES = ", ".join(CONTENT_TYPES.values())
 #: A JSON string that holds a PNG (JSON Schema's content annotations).
 BASE64_PNG = {"contentEncoding": "base64", "contentMediaType": "image/png"}
 
@@ -40,14 +43,6 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready"]
-
-
-class ModelIdentity(BaseModel):
-    name: str
-    version: str
-    weights_id: str
-    precision: str
-    runtime: str
 
 
 #: The seven colours of a look as the gateway writes them (#rrggbb, lower case), in the
@@ -74,6 +69,61 @@ class Looks(BaseModel):
                                     "distribution (with `seed`)")
     fields: list[str] = Field(description="the colour fields of a look, in APPEARANCE order")
     looks: list[NamedLook]
+
+
+class BlendConfig(BaseModel):
+    """The blend `t` of a component: the form's `t` (every component) and `t_<component>`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: float = Field(description="the t of a request that gives none (S2I_DEFAULT_T)")
+    minimum: float
+    maximum: float
+    step: float = Field(description="the drawing page's slider step: the coarsest of "
+                                    f"{', '.join(f'{step:g}' for step in SLIDER_STEPS)} that "
+                                    "the default lies on")
+
+
+class UploadLimits(BaseModel):
+    """What a `sketch` upload may be."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_types: list[str] = Field(description="the formats a drawing may be in (recognised "
+                                                 "by content)")
+    max_bytes: int = Field(description="the largest request body, the drawing included")
+    max_pixels: int = Field(description="the largest image, width x height")
+    min_side: int = Field(description="the fewest pixels on the image's longer side")
+
+
+class ModelStatus(BaseModel):
+    """The served model, or why it cannot be named now (the rest of the configuration
+    holds all the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    available: bool = Field(description="whether Triton answered with the model's identity")
+    identity: ModelIdentity | None = Field(description="as a face's JSON `model` reports it "
+                                           "(projection_version: empty, known per answer); "
+                                           "null when not available")
+    detail: str | None = Field(description="why the model is not available, else null")
+
+
+class RequestConfig(BaseModel):
+    """GET /v1/config: what a client (the drawing page) needs to build a faces request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    components: list[str] = Field(description="the face's components, in the order of the "
+                                              "blend fields `t_<component>`")
+    t: BlendConfig
+    include: list[str] = Field(description="the values `include` takes")
+    looks: Looks = Field(description="the look fields and the named looks (GET /v1/looks)")
+    upload: UploadLimits
+    image_size: int | None = Field(description="the side of the face the served model makes "
+                                               "(and of the framed sketch it takes); null "
+                                               "when the model is not available")
+    model: ModelStatus
 
 
 class FaceJson(BaseModel):

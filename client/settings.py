@@ -29,6 +29,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sketch2idol.contract import T_RANGE
+
 # 0.5, by the model card's evaluation: nearly the fidelity of t = 1 on clean sketches, far
 # more robust on spoiled ones (README, "The gateway and the drawing page").
 DEFAULT_T = 0.5
@@ -55,8 +57,9 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
-        if not 0.0 <= self.default_t <= 1.0:
-            raise ValueError(f"S2I_DEFAULT_T={self.default_t} must lie in [0, 1]")
+        if not T_RANGE[0] <= self.default_t <= T_RANGE[1]:
+            raise ValueError(f"S2I_DEFAULT_T={self.default_t} must lie in [{T_RANGE[0]:g}, "
+                             f"{T_RANGE[1]:g}]")
         for name in ("triton_deadline_s", "max_body_bytes", "max_pixels", "max_concurrency",
                      "rate_limit_burst", "request_deadline_s"):
             if getattr(self, name) <= 0:

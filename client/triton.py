@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
+from pydantic import BaseModel, ConfigDict, Field
 from tritonclient.utils import InferenceServerException
 
 from client.errors import ApiError, unavailable
@@ -42,34 +43,45 @@ TIMED_OUT = ("StatusCode.DEADLINE_EXCEEDED",)
 REFUSED = ("StatusCode.INVALID_ARGUMENT",)
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which model answered: the ensemble's version and the export's identity parameters,
-    and (per answer, `answered_by`) the manifold_projection version whose bank was used."""
+class ModelIdentity(BaseModel):
+    """Which model answered, as a response reports it (JSON `model`, X-Model-Version) and the
+    OpenAPI document describes it: one definition for both (every field is in every answer:
+    required in the document)."""
 
-    name: str
-    version: str
-    weights_id: str
-    precision: str
-    runtime: str
+    model_config = ConfigDict(frozen=True, extra="forbid",
+                              json_schema_serialization_defaults_required=True)
+
+    name: str = Field(description=f"the served ensemble ({contract.ENSEMBLE})")
+    version: str = Field(description="the ensemble's version")
+    weights_id: str = Field(description="the weights the model repository was exported from")
+    precision: str = Field(description="the export's precision, e.g. fp32, fp16, int8")
+    runtime: str = Field(description="the export's runtime, e.g. python-ort, tensorrt")
+    projection_version: str = Field("", description=f"the {contract.PROJECTION} version "
+                                    "(feature bank) that answered; empty when not known (a "
+                                    "repository without the output)")
+
+
+class ServedModel(ModelIdentity):
+    """The served ensemble as the gateway reads it from Triton: its identity (the ensemble's
+    version and the export's identity parameters; per answer, `answered_by`, the
+    manifold_projection version whose bank was used) and what the gateway needs to call it."""
+
     size: int  # the SKETCH side the ensemble takes
-    projection_version: str = ""  # "" when unknown (a repository without the output)
     takes_look: bool = True  # the ensemble has the APPEARANCE input (exported with looks)
 
-    def answered_by(self, projection_version: int | None) -> ModelIdentity:
-        """This identity with the projection version one answer came from."""
-        return replace(self, projection_version="" if projection_version is None
-                       else str(projection_version))
+    def answered_by(self, projection_version: int | None) -> ServedModel:
+        """This model with the projection version one answer came from."""
+        return self.model_copy(update={"projection_version": "" if projection_version is None
+                                       else str(projection_version)})
 
     def header(self) -> str:
         projection = f" projection={self.projection_version}" if self.projection_version else ""
         return (f"{self.name}/{self.version} weights={self.weights_id} "
                 f"precision={self.precision} runtime={self.runtime}{projection}")
 
-    def as_dict(self) -> dict[str, str]:  # what a response says about its model
-        return {"name": self.name, "version": self.version, "weights_id": self.weights_id,
-                "precision": self.precision, "runtime": self.runtime,
-                "projection_version": self.projection_version}
+    def as_dict(self) -> dict[str, str]:
+        """What a response says about its model: the ModelIdentity fields."""
+        return self.model_dump(include=set(ModelIdentity.model_fields))
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ class TritonLink:
         self.settings = settings
         self.client = grpcclient.InferenceServerClient(settings.triton_grpc,
                                                        channel_args=CHANNEL_ARGS)
-        self._identity: ModelIdentity | None = None
+        self._identity: ServedModel | None = None
 
     async def close(self) -> None:
         await self.client.close()
@@ -99,7 +111,7 @@ class TritonLink:
             self._identity = None  # Triton restarted or gone: re-read on the next call
             return False
 
-    async def identity(self) -> ModelIdentity:
+    async def identity(self) -> ServedModel:
         """Read once per Triton (re-read after a failure): ensemble version and parameters."""
         if self._identity is None:
             try:
@@ -113,7 +125,7 @@ class TritonLink:
             parameters = {key: value.get("string_value", "")
                           for key, value in config.get("parameters", {}).items()}
             versions = metadata.get("versions") or ["?"]
-            self._identity = ModelIdentity(
+            self._identity = ServedModel(
                 name=contract.ENSEMBLE, version=str(max(versions, key=str)),
                 weights_id=parameters.get("weights_id", "unknown"),
                 precision=parameters.get("precision", "unknown"),

@@ -17,11 +17,14 @@ import numpy as np
 from PIL import Image
 
 from client.errors import ApiError
+from sketch2idol.contract import T_RANGE
 from sketch2idol.data.imageload import ImageRejected, load_image
 from sketch2idol.data.placement import INK_LEVEL, ink_box, place_drawing, to_grey
 from sketch2idol.geometry import COMPONENTS
 
-ACCEPTED_FORMATS = frozenset({"PNG", "JPEG"})
+#: The drawing's formats (recognised by content) and the content types they are sent as.
+CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+ACCEPTED_FORMATS = frozenset(CONTENT_TYPES)
 #: The longer side of an image must have at least this many pixels to hold a drawing.
 MIN_SIDE = 16
 INCLUDE_VALUES = ("refined", "neighbors", "guide")
@@ -64,20 +67,22 @@ def t_vector(master: float | None, per_component: dict[str, float | None],
     base = default if master is None else master
     values = [per_component.get(name) for name in COMPONENTS]
     t = np.array([base if value is None else value for value in values], np.float32)
+    low, high = T_RANGE
     for name, value in zip(("t", *COMPONENTS), (base, *t)):
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        if not (math.isfinite(value) and low <= value <= high):
             raise t_error(name if name == "t" else f"t_{name}", value)
     return t
 
 
 def t_error(field: str, value) -> ApiError:
-    """The 422 for a blend field that is not a number in [0, 1]."""
+    """The 422 for a blend field that is not a number in T_RANGE."""
     if isinstance(value, str):
         shown = repr(value if len(value) <= 40 else value[:40] + "...")
     else:
         shown = value
-    return ApiError(422, "invalid_t", f"{field} must be a number in [0, 1] (1 keeps the "
-                    f"drawing, 0 snaps to the learned faces), got {shown}", field=field)
+    return ApiError(422, "invalid_t", f"{field} must be a number in [{T_RANGE[0]:g}, "
+                    f"{T_RANGE[1]:g}] (1 keeps the drawing, 0 snaps to the learned faces), "
+                    f"got {shown}", field=field)
 
 
 def include_set(values: list[str]) -> set[str]:

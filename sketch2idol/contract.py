@@ -35,6 +35,9 @@ LOOK_CHANNELS = 3  # RGB per field
 LOOK_DIM = len(LOOK_FIELDS) * LOOK_CHANNELS
 #: Every APPEARANCE value lies in this closed range (RGB / 255).
 LOOK_RANGE = (0.0, 1.0)
+#: Every T value (the blend of one component) lies in this closed range: 1 keeps the
+#: drawing, 0 snaps it to the learned faces.
+T_RANGE = (0.0, 1.0)
 
 ENSEMBLE = "sketch2face"
 ENCODERS = "encoders"

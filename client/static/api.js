@@ -9,6 +9,7 @@
 
 export const FACES_URL = "/v1/faces";
 export const LOOKS_URL = "/v1/looks";
+export const CONFIG_URL = "/v1/config";
 const DEFAULT_DEBOUNCE_MS = 250;
 const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_RETRY_S = 30;
@@ -31,15 +32,16 @@ export class ApiError extends Error {
 
 /**
  * Send one request.
- * @param {{blob: Blob, t: number, components: Object<string, number>, include: string[],
- *          look?: Object<string, string|number>}} req  look: the look's form fields
- *          ({look: "sunset"} or {look: "random", seed: 123})
+ * @param {{blob: Blob, t: ?number, components: Object<string, number>, include: string[],
+ *          look?: Object<string, string|number>}} req  t: null leaves the blend to the
+ *          gateway's default; look: the look's form fields ({look: "sunset"} or
+ *          {look: "random", seed: 123})
  * @param {AbortSignal} [signal]
  */
 export async function postFace(req, signal) {
   const form = new FormData();
   form.append("sketch", req.blob, "sketch.png");
-  form.append("t", formatT(req.t));
+  if (req.t != null) form.append("t", formatT(req.t));
   for (const [name, value] of Object.entries(req.components)) {
     form.append(`t_${name}`, formatT(value));
   }
@@ -86,23 +88,39 @@ async function jsonBody(res) {
   }
 }
 
-/**
- * The named looks the gateway offers: {default, random, fields, looks: [{name, hair, ...}]}.
- * Throws ApiError when they cannot be had.
- */
-export async function fetchLooks(signal) {
+/** GET `url`'s JSON body when `usable(body)`; else ApiError saying the gateway sent no `what`. */
+async function getJson(url, usable, what, signal) {
   let res;
   try {
-    res = await fetch(LOOKS_URL, { headers: { Accept: "application/json" }, signal });
+    res = await fetch(url, { headers: { Accept: "application/json" }, signal });
   } catch {
     throw new ApiError(0, "network", "The gateway could not be reached.");
   }
   const body = await jsonBody(res);
-  if (!res.ok || !body || !Array.isArray(body.looks) || !Array.isArray(body.fields)) {
-    throw new ApiError(res.status, "bad_response", "The gateway sent no looks.",
+  if (!res.ok || !body || !usable(body)) {
+    throw new ApiError(res.status, "bad_response", `The gateway sent no ${what}.`,
       parseRetryAfter(res.headers.get("Retry-After")));
   }
   return body;
+}
+
+/**
+ * The named looks the gateway offers: {default, random, fields, looks: [{name, hair, ...}]}.
+ * Throws ApiError when they cannot be had.
+ */
+export function fetchLooks(signal) {
+  return getJson(LOOKS_URL, (body) => Array.isArray(body.looks) && Array.isArray(body.fields),
+    "looks", signal);
+}
+
+/**
+ * What a request takes (GET /v1/config): {components: ["left_eye", ...], t: {default,
+ * minimum, maximum, step}, include, looks, upload, image_size, model}.
+ * Throws ApiError when it cannot be had.
+ */
+export function fetchConfig(signal) {
+  return getJson(CONFIG_URL, (body) => Array.isArray(body.components)
+    && body.t != null && Number.isFinite(body.t.default), "configuration", signal);
 }
 
 function formatT(v) {

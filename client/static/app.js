@@ -1,9 +1,7 @@
 // sketch2idol drawing page: wires the canvas, the sliders and the results to the gateway.
 
-import { FaceRequester, fetchLooks } from "./api.js";
+import { FaceRequester, fetchConfig, fetchLooks } from "./api.js";
 import { DrawingSurface } from "./canvas.js";
-
-const COMPONENTS = ["left_eye", "right_eye", "nose", "mouth", "remainder"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,13 +24,16 @@ const els = {
   download: $("download"),
   status: $("status"),
   modelInfo: $("model-info"),
+  blend: $("blend"),
   master: $("t-master"),
+  componentSliders: $("t-components"),
+  blendLoading: $("blend-loading"),
   lookChoices: $("look-choices"),
   lookLoading: $("look-loading"),
   lookShuffle: $("look-shuffle"),
   lookCaption: $("look-caption"),
   lookSwatches: $("look-swatches"),
-  components: Object.fromEntries(COMPONENTS.map((c) => [c, $(`t-${c}`)])),
+  components: {},          // component -> its slider, built from GET /v1/config
 };
 
 const surface = new DrawingSurface(els.canvas);
@@ -276,12 +277,14 @@ function readT(input) {
 const requester = new FaceRequester({
   isEmpty: () => surface.isEmpty(),
   build: () => {
+    // Before the sliders are built the blend is left to the gateway's default.
     const components = Object.fromEntries(
-      COMPONENTS.map((c) => [c, readT(els.components[c])]));
+      Object.entries(els.components).map(([c, input]) => [c, readT(input)]));
     const include = ["refined"];
     if (els.guideToggle.checked) include.push("guide");
     return {
-      blob: surface.toPngBlob(), t: readT(els.master), components, include, look: lookFields(),
+      blob: surface.toPngBlob(), t: blendLoaded() ? readT(els.master) : null, components,
+      include, look: lookFields(),
     };
   },
   onResult,
@@ -370,10 +373,84 @@ document.addEventListener("keydown", (e) => {
 });
 
 // ---- sliders -------------------------------------------------------------------------------
+// The components, the default t, its range and step come from the gateway (GET /v1/config):
+// one slider per component, all at the gateway's default (S2I_DEFAULT_T), and the master.
+
+const CONFIG_RETRY_MS = 3000;
+let valueDigits = 2;
+
+function blendLoaded() {
+  return els.blend.dataset.loaded === "true";
+}
 
 function showValue(input) {
   const out = document.querySelector(`output[data-for="${input.id}"]`);
-  if (out) out.textContent = Number(input.value).toFixed(2);
+  if (out) out.textContent = Number(input.value).toFixed(valueDigits);
+}
+
+function componentLabel(name) {
+  const words = name.replaceAll("_", " ");   // left_eye -> Left eye
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function setRange(input, t) {
+  input.min = String(t.minimum);
+  input.max = String(t.maximum);
+  input.step = String(t.step);
+  input.value = String(t.default);
+}
+
+function componentSlider(name, t) {
+  const row = document.createElement("div");
+  row.className = "slider";
+  const label = document.createElement("label");
+  label.htmlFor = `t-${name}`;
+  label.textContent = componentLabel(name);
+  const input = document.createElement("input");
+  input.type = "range";
+  input.id = `t-${name}`;
+  input.className = "component";
+  input.dataset.component = name;
+  setRange(input, t);
+  const out = document.createElement("output");
+  out.htmlFor = input.id;
+  out.dataset.for = input.id;
+  row.append(label, input, out);
+  input.addEventListener("input", () => {
+    showValue(input);
+    requester.changed();
+  });
+  return [row, input];
+}
+
+function buildSliders(config) {
+  const t = config.t;
+  valueDigits = Math.max(2, (String(t.step).split(".")[1] || "").length);
+  setRange(els.master, t);
+  const rows = config.components.map((name) => {
+    const [row, input] = componentSlider(name, t);
+    els.components[name] = input;
+    return row;
+  });
+  els.componentSliders.replaceChildren(...rows);
+  for (const input of [els.master, ...Object.values(els.components)]) showValue(input);
+  els.blend.disabled = false;
+  els.blend.dataset.loaded = "true";
+}
+
+async function loadConfig() {
+  let config;
+  try {
+    config = await fetchConfig();
+  } catch {
+    els.blendLoading.textContent = "The sliders could not be loaded; retrying…";
+    setTimeout(loadConfig, CONFIG_RETRY_MS);
+    return;
+  }
+  // A face drawn meanwhile was asked for without t, at the gateway's default: the blend the
+  // sliders now show, so nothing needs sending again.
+  buildSliders(config);
+  document.documentElement.dataset.ready = "true";
 }
 
 els.master.addEventListener("input", () => {
@@ -384,12 +461,6 @@ els.master.addEventListener("input", () => {
   }
   requester.changed();
 });
-for (const input of Object.values(els.components)) {
-  input.addEventListener("input", () => {
-    showValue(input);
-    requester.changed();
-  });
-}
 
 els.guideToggle.addEventListener("change", () => {
   updateGuideVisibility();
@@ -397,11 +468,9 @@ els.guideToggle.addEventListener("change", () => {
   if (els.guideToggle.checked && !surface.isEmpty()) requester.changed();
 });
 
-// Browsers may restore form values on reload: show what the controls really hold.
-for (const input of [els.master, ...Object.values(els.components)]) showValue(input);
 els.widthValue.textContent = els.width.value;
 selectTool("pen");
 updateHistoryButtons();
 updateGuideVisibility();
-document.documentElement.dataset.ready = "true";
+loadConfig();   // sets html[data-ready] once the sliders are built
 loadLooks();

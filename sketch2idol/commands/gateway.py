@@ -14,9 +14,10 @@ from sketch2idol.errors import UserError
 def register(groups: argparse._SubParsersAction) -> None:
     gateway = groups.add_parser(
         "gateway", help="run the HTTP gateway and drawing page",
-        description="Serve POST /v1/faces, GET /v1/looks, the drawing page, /healthz, /readyz "
-                    "and /metrics in front of Triton's sketch2face ensemble. Other settings "
-                    "come from S2I_* environment variables (see client/settings.py).")
+        description="Serve POST /v1/faces, GET /v1/looks, GET /v1/config, the drawing page, "
+                    "/healthz, /readyz and /metrics in front of Triton's sketch2face ensemble. "
+                    "Other settings come from S2I_* environment variables (see "
+                    "client/settings.py).")
     gateway.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     gateway.add_argument("--port", type=port, default=8080, help="port (8080)")
     gateway.add_argument("--triton-grpc", default=None,

@@ -1,10 +1,9 @@
 """Schemathesis against the gateway's OpenAPI document, sent to the real gateway process in
 front of the real Triton.
 
-Every operation in /openapi.json (POST /v1/faces, GET /v1/looks, GET /healthz, GET /readyz)
-is fuzzed with
-schema-valid (positive) and schema-violating (negative) requests, through schemathesis'
-coverage and fuzzing phases, and every response must
+Every operation in /openapi.json (POST /v1/faces, GET /v1/looks, GET /v1/config, GET /healthz,
+GET /readyz) is fuzzed with schema-valid (positive) and schema-violating (negative) requests,
+through schemathesis' coverage and fuzzing phases, and every response must
 
 - not be a 5xx (Triton is up, so not even 503),
 - have a documented status code, content type, headers and (JSON) body,
@@ -49,7 +48,8 @@ from client.app import create_app
 CASES = int(os.environ.get("S2I_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("S2I_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 SUMMARY = os.environ.get("S2I_FUZZ_SUMMARY")
-OPERATIONS = {"GET /healthz", "GET /readyz", "GET /v1/looks", "POST /v1/faces"}
+OPERATIONS = {"GET /healthz", "GET /readyz", "GET /v1/looks", "GET /v1/config",
+              "POST /v1/faces"}
 # What a client may send as Accept; only application/json switches the faces to JSON.
 ACCEPTS = ("*/*", "image/png", "application/json", "application/json, image/png;q=0.5",
            "text/html")

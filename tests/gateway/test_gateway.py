@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from documented import response_schema, undocumented
 from gateway_process import start_gateway
 from image_bytes import encode
 from PIL import Image
@@ -103,6 +104,9 @@ def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, ske
     assert set(body["timings_ms"]) == {"decode", "triton", "encode", "total"}
     assert body["model"]["name"] == contract.ENSEMBLE and body["model"]["weights_id"]
     assert body["look"] == {"name": "idol", "seed": None, **NAMED_LOOKS["idol"]}
+    # Every field of the answer is one the OpenAPI document names.
+    document = httpx.get(f"{gateway_url}/openapi.json").json()
+    assert undocumented(body, response_schema(document, "/v1/faces", "post"), document) == []
 
 
 LOOK_REQUESTS = [

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from gateway_process import start_gateway
 from PIL import Image, ImageDraw
 
 from sketch2idol.contract import LOOK_FIELDS
@@ -34,6 +35,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 FACES_PATH = "/v1/faces"
 LOOKS_PATH = "/v1/looks"
+CONFIG_PATH = "/v1/config"
 SLIDERS = ["t-master", "t-left_eye", "t-right_eye", "t-nose", "t-mouth", "t-remainder"]
 FIRST_FACE_TIMEOUT_MS = 30_000   # the first request may warm the model up
 FACE_TIMEOUT_MS = 15_000
@@ -618,3 +620,56 @@ def test_the_picker_shows_the_looks_the_gateway_lists_and_retries_until_it_can(b
         assert page.is_enabled("#look-shuffle")
     finally:
         context.close()
+
+
+# ---- the blend sliders -----------------------------------------------------------------------
+
+def test_the_sliders_are_the_gateways_components_and_default_t(browser, triton_server,
+                                                               exported_repository, tmp_path):
+    """The components, the default t (S2I_DEFAULT_T), its range and step are the gateway's
+    (GET /v1/config), not the page's: a gateway with another default gives sliders at it,
+    and faces asked for at it. A failed GET /v1/config is retried."""
+    repository, _ = exported_repository
+    gateway, url = start_gateway(triton_server.grpc_address, repository,
+                                 tmp_path / "gateway.log", env={"S2I_DEFAULT_T": "0.37"})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=url)
+    try:
+        config = httpx.get(f"{url}{CONFIG_PATH}", timeout=10).json()
+        t = config["t"]
+        assert (t["default"], t["step"]) == (0.37, 0.01)  # 0.37 is not on a 0.05 slider
+        page = context.new_page()
+        page.set_default_timeout(FACE_TIMEOUT_MS)
+        page.rec = Recorder(page, url)
+        page.add_init_script(RECORD_FORMS)
+        refusals = [{"error": "model_unavailable", "detail": "not yet"}]
+        page.route(f"**{CONFIG_PATH}", lambda route: route.fulfill(
+            status=503, json=refusals.pop()) if refusals else route.continue_())
+        page.goto("/")
+        page.wait_for_function(
+            "document.getElementById('blend-loading')?.textContent.includes('retrying')")
+        assert page.is_disabled("#t-master")
+        page.wait_for_selector("html[data-ready='true']")
+        assert refusals == []
+
+        sliders = page.eval_on_selector_all("input.component", "is => is.map(i => i.id)")
+        assert sliders == [f"t-{name}" for name in config["components"]]
+        for label, sid in [("All parts", "t-master"), ("Left eye", "t-left_eye"),
+                           ("Remainder", "t-remainder")]:
+            assert page.get_by_label(label, exact=True).get_attribute("id") == sid
+        for sid in ["t-master", *sliders]:
+            slider = page.locator(f"#{sid}")
+            assert [slider.get_attribute(a) for a in ("min", "max", "step")] == [
+                f"{t[key]:g}" for key in ("minimum", "maximum", "step")], sid
+            assert page.input_value(f"#{sid}") == "0.37", sid
+            assert page.locator(f"output[for='{sid}']").inner_text() == "0.37", sid
+
+        draw_face(page)
+        wait_for_src(page, "#face", timeout=FIRST_FACE_TIMEOUT_MS)
+        page.rec.wait_idle(page)
+        form = sent_forms(page)[-1]
+        assert [float(form[field]) for field in ("t", *(f"t_{c}" for c in config["components"]))
+                ] == [0.37] * (1 + len(config["components"]))
+        assert page.rec.errors == []
+    finally:
+        context.close()
+        gateway.stop()
