@@ -33,7 +33,7 @@ from sketch2idol.models.losses import (
 from sketch2idol.models.tensors import image_array, to_unit
 from sketch2idol.train.config import Stage2Config
 from sketch2idol.train.loop import Trainer
-from sketch2idol.train.refined import RefinedPairs, build_refined_cache
+from sketch2idol.train.refined import SOURCES, RefinedPairs, build_refined_cache
 
 
 class Stage2Trainer(Trainer):
@@ -52,7 +52,7 @@ class Stage2Trainer(Trainer):
         if config.casual_prob and not casual_prob:
             print(f"note: {config.data} holds no casual drawings; refining sketches only "
                   "(re-run `sketch2idol data synth` to add them)")
-        sources = ("sketch", "casual") if casual_prob else ("sketch",)
+        sources = SOURCES if casual_prob else SOURCES[:1]  # ("sketch", "casual") / sketches
         build_refined_cache(Path(config.stage1), Path(config.data), config.t_values, device,
                             sources=sources)
         self.use_labels = config.lambda_region > 0 or config.lambda_flat_detail > 0
