@@ -89,3 +89,23 @@ class FacePairs(Dataset):
             labels = dataset.read_grey(dataset.labels_path(self.root, sample_id))
             sample["labels"] = torch.from_numpy(labels)[None]
         return sample
+
+
+def casual_share(root: Path, casual_prob: float) -> float:
+    """`casual_prob` if the data set in `root` holds casual drawings, else 0 (with a note:
+    a set made before them trains on detailed sketches only)."""
+    if casual_prob and not dataset.has_casual_drawings(Path(root)):
+        print(f"note: {root} holds no casual drawings; using detailed sketches only (re-run "
+              "`sketch2idol data synth` to add them)")
+        return 0.0
+    return casual_prob
+
+
+def take_drawing(sample: dict, rng: np.random.Generator, casual_prob: float
+                 ) -> tuple[torch.Tensor, bool]:
+    """(the drawing a sample is learnt from, whether it is the casual one): with probability
+    `casual_prob` (one draw from `rng`; none when it is 0) the face's casual drawing, else
+    its clean detailed sketch. Takes "casual" out of `sample`."""
+    casual = sample.pop("casual", None)
+    from_casual = casual_prob > 0 and rng.random() < casual_prob
+    return (casual if from_casual else sample["clean_sketch"]), from_casual

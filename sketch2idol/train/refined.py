@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from sketch2idol.data import dataset
 from sketch2idol.data.augment import augment_rng
-from sketch2idol.data.loader import FacePairs
+from sketch2idol.data.loader import FacePairs, take_drawing
 from sketch2idol.refiner import Refiner
 from sketch2idol.train.bank import BANK_NAME, read_bank
 from sketch2idol.train.stage1 import load_autoencoders
@@ -103,10 +103,8 @@ class RefinedPairs(torch.utils.data.Dataset):
         sample = self.pairs[key]
         rng = augment_rng(self.seed, epoch, index)
         t = self.t_values[int(rng.integers(len(self.t_values)))]
-        source = "casual" if self.casual_prob > 0 and rng.random() < self.casual_prob \
-            else "sketch"
-        sample["drawing"] = sample.pop("casual") if source == "casual" else sample["sketch"]
-        sample.pop("casual", None)
+        sample["drawing"], from_casual = take_drawing(sample, rng, self.casual_prob)
+        source = "casual" if from_casual else "sketch"
         refined = dataset.read_grey(refined_path(self.stage1_run, t, sample["id"], source))
         augmented = self.augment(refined, rng) if self.augment is not None else refined
         sample["refined"] = torch.from_numpy(refined)[None]

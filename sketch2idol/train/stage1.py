@@ -26,10 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from sketch2idol.data import dataset
 from sketch2idol.data.augment import augment_rng
 from sketch2idol.data.dataset import read_info
-from sketch2idol.data.loader import FacePairs
+from sketch2idol.data.loader import FacePairs, casual_share, take_drawing
 from sketch2idol.errors import UserError
 from sketch2idol.geometry import COMPONENTS
 from sketch2idol.models.autoencoder import define_autoencoders
@@ -59,9 +58,8 @@ class DrawingPairs(Dataset):
         epoch, index = key
         sample = self.pairs[key]
         rng = augment_rng(self.seed, epoch, index)
-        from_casual = self.casual_prob > 0 and rng.random() < self.casual_prob
-        drawing = (sample.pop("casual") if from_casual else sample["clean_sketch"])[0].numpy()
-        sample.pop("casual", None)
+        drawing, from_casual = take_drawing(sample, rng, self.casual_prob)
+        drawing = drawing[0].numpy()
         if self.augment is not None:
             drawing = self.augment(drawing, rng)
         sample["sketch"] = torch.from_numpy(np.ascontiguousarray(drawing))[None]
@@ -74,11 +72,8 @@ class Stage1Trainer(Trainer):
 
     def __init__(self, config: Stage1Config, device: torch.device):
         super().__init__(config, device)
-        casual_prob = config.casual_prob if dataset.has_casual_drawings(Path(config.data)) else 0.0
-        if config.casual_prob and not casual_prob:
-            print(f"note: {config.data} holds no casual drawings; training on detailed "
-                  "sketches only (re-run `sketch2idol data synth` to add them)")
-        self.data = DrawingPairs(Path(config.data), config.augment, config.seed, casual_prob)
+        self.data = DrawingPairs(Path(config.data), config.augment, config.seed,
+                                 casual_share(Path(config.data), config.casual_prob))
         data_size = int(read_info(Path(config.data))["size"])
         if config.size not in (None, data_size):
             raise ValueError(f"config size {config.size} but {config.data} holds {data_size}² "

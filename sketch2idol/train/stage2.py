@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sketch2idol.data.dataset import has_casual_drawings
 from sketch2idol.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS
+from sketch2idol.data.loader import casual_share
 from sketch2idol.models.discriminator import define_discriminator
 from sketch2idol.models.generator import define_generator
 from sketch2idol.models.losses import (
@@ -48,10 +48,7 @@ class Stage2Trainer(Trainer):
         self.optimizers = {"G": torch.optim.Adam(generator.parameters(), config.lr, betas=betas),
                            "D": torch.optim.Adam(discriminator.parameters(), config.lr,
                                                  betas=betas)}
-        casual_prob = config.casual_prob if has_casual_drawings(Path(config.data)) else 0.0
-        if config.casual_prob and not casual_prob:
-            print(f"note: {config.data} holds no casual drawings; refining sketches only "
-                  "(re-run `sketch2idol data synth` to add them)")
+        casual_prob = casual_share(Path(config.data), config.casual_prob)
         sources = SOURCES if casual_prob else SOURCES[:1]  # ("sketch", "casual") / sketches
         build_refined_cache(Path(config.stage1), Path(config.data), config.t_values, device,
                             sources=sources)
