@@ -27,6 +27,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, help="total optimisation steps")
     parser.add_argument("--batch-size", type=positive_int)
     parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--lr-decay-steps", type=int, metavar="N",
+                        help="decay the learning rate linearly to 0 over the last N steps "
+                             "(0: constant)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--sample-every", type=positive_int,
                         help="steps between sample grids (samples_<step>.png)")
@@ -84,7 +87,8 @@ def resolve_config(args: argparse.Namespace, cls):
     else:
         config = cls()
     overrides = {"data": args.data, "steps": args.steps, "batch_size": args.batch_size,
-                 "lr": args.lr, "seed": args.seed, "sample_every": args.sample_every,
+                 "lr": args.lr, "lr_decay_steps": args.lr_decay_steps, "seed": args.seed,
+                 "sample_every": args.sample_every,
                  "checkpoint_every": args.checkpoint_every,
                  "loader_workers": args.loader_workers, "device": args.device,
                  "stage1": getattr(args, "stage1", None),

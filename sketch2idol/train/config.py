@@ -29,6 +29,7 @@ class Stage1Config:
     steps: int = 2800
     batch_size: int = 8
     lr: float = 5e-4
+    lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
     line_weight: float = 10.0
     casual_prob: float = 0.0  # share of inputs that are casual drawings (if the data has them)
     # A trained stage-1 run: train only the encoders, so that a drawing (casual or detailed)
@@ -55,6 +56,7 @@ class Stage2Config:
     steps: int = 900
     batch_size: int = 8
     lr: float = 2e-4
+    lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
     lambda_feature_matching: float = 10.0
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)

@@ -55,6 +55,23 @@ class Trainer(ABC):
         return None
 
 
+def learning_rate(base: float, step: int, steps: int, decay_steps: int) -> float:
+    """The rate for optimisation step `step` (0-based): `base`, then, over the last
+    `decay_steps` steps, a straight line down towards 0 (the last step still learns)."""
+    if decay_steps <= 0:
+        return base
+    left = steps - step  # steps still to run, this one included
+    return base * min(1.0, left / (decay_steps + 1))
+
+
+def _set_learning_rate(trainer: Trainer, step: int) -> None:
+    config = trainer.config
+    rate = learning_rate(config.lr, step, config.steps, getattr(config, "lr_decay_steps", 0))
+    for optimizer in trainer.optimizers.values():
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+
+
 def _sample_batch(data: Dataset) -> dict:
     """The first SAMPLE_ROWS samples, un-augmented order, as one batch (fixed across runs)."""
     rows = [data[(0, i)] for i in range(min(SAMPLE_ROWS, len(data)))]
@@ -128,6 +145,7 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
     try:
         batches = iter(loader)
         while step < config.steps:
+            _set_learning_rate(trainer, step)
             losses = trainer.train_step(next(batches))
             step += 1
             history.add(step, losses)

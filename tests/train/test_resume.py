@@ -175,3 +175,24 @@ def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_s
     with pytest.raises(UserError, match="no stage-1 checkpoint"):
         train(Stage1Trainer, dataclasses.replace(config, teacher=str(tmp_path / "none")),
               tmp_path / "orphan")
+
+
+def test_the_learning_rate_decays_linearly_over_the_last_steps():
+    from sketch2idol.train.loop import learning_rate
+
+    assert [learning_rate(1.0, step, 10, 0) for step in range(10)] == [1.0] * 10
+    rates = [learning_rate(1.0, step, 10, 4) for step in range(10)]
+    assert rates[:6] == [1.0] * 6
+    assert rates[6:] == pytest.approx([0.8, 0.6, 0.4, 0.2])  # down to 0, the last step learns
+
+
+def test_a_resumed_run_learns_at_the_rate_its_config_says_now(face_set, tmp_path):
+    """--resume with a new --lr or --lr-decay-steps takes effect (the optimizers' saved rate
+    does not win), and a decay ends on the last step's small rate."""
+    run = tmp_path / "run"
+    train(Stage1Trainer, stage1_config(face_set, 2), run)
+    config = dataclasses.replace(stage1_config(face_set, 6), lr=1e-3, lr_decay_steps=3)
+    train(Stage1Trainer, config, run, resume=True)
+    saved = torch.load(run / CHECKPOINT_NAME, weights_only=False)["optimizers"]
+    assert saved["autoencoders"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
+    assert json.loads((run / "config.json").read_text())["changed"]["lr_decay_steps"] == 3
