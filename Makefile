@@ -95,7 +95,7 @@ test: setup system-deps k8s-tools
 	$(BIN)/python -m pytest -q tests
 
 lint: setup
-	$(BIN)/ruff check sketch2idol export client tests benchmarks
+	$(BIN)/ruff check sketch2idol tests benchmarks
 
 data: setup
 	$(BIN)/sketch2idol data synth --count $(DATA_COUNT) --size $(DATA_SIZE) \
@@ -121,11 +121,11 @@ eval: heldout data
 		--train-data data/synth
 
 sheet: setup
-	$(BIN)/python -m sketch2idol.evaluate.sheet --weights weights/default \
+	$(BIN)/python -m sketch2idol.core.evaluate.sheet --weights weights/default \
 		--drawings docs/drawings --out docs/look_sheet.png
 
 # Rebuilt when the weights or the export code change; configs are in git, artifacts are not.
-$(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard export/*.py)
+$(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard sketch2idol/export/*.py)
 	$(BIN)/sketch2idol export --weights weights/default --out model_repository $(EXPORT_ARGS)
 
 model-repository: $(REPOSITORY_STAMP)

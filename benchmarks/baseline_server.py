@@ -21,11 +21,11 @@ import torch
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 
-from client.uploads import decode_drawing, frame_drawing, png_bytes
-from sketch2idol import manifold
-from sketch2idol.looks import LookError, resolve_look
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS
+from sketch2idol.core import manifold
+from sketch2idol.core.looks import LookError, resolve_look
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS
+from sketch2idol.gateway.uploads import decode_drawing, frame_drawing, png_bytes
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096

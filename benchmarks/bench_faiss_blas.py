@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from sketch2idol.geometry import COMPONENTS
+from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.serving.knn import VECTORS_FILE
 
 BATCHES = (1, 2, 4, 8, 16, 32)

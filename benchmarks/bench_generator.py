@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from sketch2idol.contract import LOOK_DIM
-from sketch2idol.models.discriminator import define_discriminator
-from sketch2idol.models.generator import GeneratorConfig, define_generator
-from sketch2idol.models.losses import feature_matching_loss, lsgan_loss
+from sketch2idol.core.contract import LOOK_DIM
+from sketch2idol.core.models.discriminator import define_discriminator
+from sketch2idol.core.models.generator import GeneratorConfig, define_generator
+from sketch2idol.core.models.losses import feature_matching_loss, lsgan_loss
 
 CANDIDATES = [
     GeneratorConfig(ngf=16, downsamplings=3, blocks=6),

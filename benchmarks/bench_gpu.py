@@ -5,8 +5,8 @@
 
 Needs only torch (CUDA), numpy, safetensors, opencv/scikit-image (to render the held-out
 sketches) and this repository: no onnxruntime, FAISS or Triton. The networks are the
-served graphs (export/graphs.py: uint8 in, uint8 out) built from `weights/default` with
-sketch2idol.weights.load_weights, run in fp32 (TF32 allowed) and in fp16 autocast, on real
+served graphs (sketch2idol/export/graphs.py: uint8 in, uint8 out) built from `weights/default` with
+sketch2idol.core.weights.load_weights, run in fp32 (TF32 allowed) and in fp16 autocast, on real
 held-out sketches and the tensors the reference computes from them. KNN: exact K=10 search
 (one matrix product + topk) over banks of 10k / 100k / 1M x 512 rows (real bank rows
 resampled with noise) at batch 1 and 32, on the GPU and on all CPU cores, with the GPU's
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, Run, heldout
-from export.graphs import network_graphs
-from export.samples import reference_chain
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.export.graphs import network_graphs
+from sketch2idol.export.samples import reference_chain
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 BANK_SIZES = (10_000, 100_000, 1_000_000)

@@ -10,7 +10,7 @@ choice of the layers kept in fp32: none, the pixel layers (the first 7x7 convolu
 the 1-channel sketch, the last writes the 3 colour channels), the look layers (the look MLP
 and the FiLM projections, computed from APPEARANCE alone), the full-resolution layers (the
 pixel layers and the last upsampling convolution), and combinations; export keeps
-export/precision.float_layers. For each: the
+sketch2idol/export/precision.float_layers. For each: the
 faces of held-out sketches (seed 1, t = 0.5, each in its own sample look) against the fp32
 graph's (SSIM and PSNR; DESIGN.md's budget is an SSIM loss <= 0.02), and the median
 ms/image at batch 1 and 8 with `--threads` onnxruntime threads. The choices are timed in
@@ -18,7 +18,8 @@ interleaved rounds (one run of each per round), so a machine whose load changes 
 slows them alike and their ratios hold; --no-wait measures beside other heavy jobs (a
 training run) instead of waiting for them to end, and the summary says so.
 
---probe measures a look probe of the generator instead (export/graphs.look_probe: its FiLM
+--probe measures a look probe of the generator instead (sketch2idol/export/graphs.look_probe: its
+FiLM
 layers randomised), for weights that ignore the look (an untrained generator), where the
 look layers' precision would otherwise not show.
 """
@@ -35,16 +36,16 @@ import numpy as np
 import onnx
 
 from benchmarks.common import Run, heldout, machine, timed_ms
-from export.graphs import generator_graph, ignores_look, look_probe
-from export.onnx_export import export_onnx
-from export.parity import onnx_session, run_onnx
-from export.precision import float_layers, look_layers, pixel_layers, quantize_int8
-from export.quality import face_similarity
-from export.repository import weights_id
-from export.samples import TRAINING_SEED, reference_chain, render_sketches, sample_looks
-from sketch2idol import contract
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.core import contract
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.export.graphs import generator_graph, ignores_look, look_probe
+from sketch2idol.export.onnx_export import export_onnx
+from sketch2idol.export.parity import onnx_session, run_onnx
+from sketch2idol.export.precision import float_layers, look_layers, pixel_layers, quantize_int8
+from sketch2idol.export.quality import face_similarity
+from sketch2idol.export.repository import weights_id
+from sketch2idol.export.samples import TRAINING_SEED, reference_chain, render_sketches, sample_looks
 
 BATCHES = (1, 8)
 CALIBRATION = 32

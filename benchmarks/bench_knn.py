@@ -32,11 +32,11 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import PROFILES, Run, heldout  # noqa: E402
-from sketch2idol import manifold  # noqa: E402
-from sketch2idol.geometry import COMPONENTS  # noqa: E402
-from sketch2idol.pipeline import Pipeline  # noqa: E402
+from sketch2idol.core import manifold  # noqa: E402
+from sketch2idol.core.geometry import COMPONENTS  # noqa: E402
+from sketch2idol.core.pipeline import Pipeline  # noqa: E402
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights  # noqa: E402
 from sketch2idol.serving.knn import BLAS_MIN_QUERIES  # noqa: E402
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights  # noqa: E402
 
 K = 10
 BATCH = 32

@@ -28,10 +28,10 @@ from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
 from benchmarks.bench_variants import onnx_files
 from benchmarks.common import PROFILES, Run, heldout
-from export.graphs import network_graphs
-from export.samples import reference_chain
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.export.graphs import network_graphs
+from sketch2idol.export.samples import reference_chain
 
 #: operator kind -> index of its weight input (MACs are counted for these kinds).
 WEIGHT_INPUT = {"Conv": 1, "ConvTranspose": 1, "QLinearConv": 3}

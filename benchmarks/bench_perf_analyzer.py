@@ -7,7 +7,7 @@
 Starts tritonserver on free ports and, for the ensemble and each composing model, runs
 perf_analyzer at each concurrency (quick: 1, 8; full: 1, 2, 4, 8, 16, 32) with REAL
 inputs as --input-data JSON: held-out sketches (seed 1), each in its own look (APPEARANCE:
-named and random looks, export/samples.sample_looks) and, for the composing models, the
+named and random looks, sketch2idol/export/samples.sample_looks) and, for the composing models, the
 tensors the PyTorch reference computes from them (features, projected features, refined
 sketches; t = 0.5), so the KNN step searches real features. Records throughput, p50 / p95 /
 p99 latency, perf_analyzer's server queue / compute split, and from Triton's statistics
@@ -29,9 +29,9 @@ import tritonclient.http as httpclient
 
 from benchmarks import servers, triton_stats
 from benchmarks.common import PROFILES, ROOT, Run, heldout
-from export.samples import reference_chain
-from sketch2idol import contract
-from sketch2idol.pipeline import Pipeline
+from sketch2idol.core import contract
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.export.samples import reference_chain
 
 PERF_DIR = ROOT / "build" / "perf_analyzer"
 BINARY = PERF_DIR / "bin" / "perf_analyzer"

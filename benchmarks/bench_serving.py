@@ -35,10 +35,10 @@ from skimage.metrics import structural_similarity
 
 from benchmarks import loadgen, servers, triton_stats
 from benchmarks.common import PROFILES, ROOT, Run, heldout
-from export.repository import weights_id
-from sketch2idol.data.placement import place_drawing
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS
+from sketch2idol.core.data.placement import place_drawing
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS
+from sketch2idol.export.repository import weights_id
 
 SWEEPS = {"quick": (1, 4, 8), "full": (1, 2, 4, 8, 16, 32)}
 RATE_FRACTIONS = {"quick": (0.5, 0.9), "full": (0.25, 0.5, 0.75, 0.9)}

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from sketch2idol.data.dataset import encode_png
-from sketch2idol.data.faces import render_face, sample_face_params
-from sketch2idol.data.sketch import extract_sketch
-from sketch2idol.data.synth import face_rng, synthesize
+from sketch2idol.core.data.dataset import encode_png
+from sketch2idol.core.data.faces import render_face, sample_face_params
+from sketch2idol.core.data.sketch import extract_sketch
+from sketch2idol.core.data.synth import face_rng, synthesize
 
 TARGET_FACES_PER_SECOND_PER_CORE = 20.0
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import tritonclient.http as httpclient
 
-from export.samples import HELDOUT_SEED, render_sketches, sample_looks
-from sketch2idol import contract
-from sketch2idol.serving.tritonserver import TritonServer, free_ports
+from sketch2idol.core import contract
+from sketch2idol.core.faces_request import ensemble_inputs
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches, sample_looks
+from sketch2idol.launch.tritonserver import TritonServer, free_ports
 
 
 def model_times(client, names) -> dict[str, tuple[float, float, int]]:
@@ -54,13 +55,8 @@ def main() -> None:
             client = httpclient.InferenceServerClient(server.http_address)
 
             def infer(i: int) -> float:
-                inputs = [httpclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
-                          httpclient.InferInput(contract.T, [1, 5], "FP32"),
-                          httpclient.InferInput(contract.APPEARANCE, [1, contract.LOOK_DIM],
-                                                "FP32")]
-                inputs[0].set_data_from_numpy(sketches[i % len(sketches)][None])
-                inputs[1].set_data_from_numpy(t)
-                inputs[2].set_data_from_numpy(looks[i % len(looks)][None])
+                inputs = ensemble_inputs(sketches[i % len(sketches)][None], t,
+                                         looks[i % len(looks)][None], httpclient)
                 started = time.perf_counter()
                 client.infer(contract.ENSEMBLE, inputs)
                 return time.perf_counter() - started

@@ -24,16 +24,16 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import PROFILES, ROOT, Run, heldout, timed_ms
-from export.graphs import network_graphs
-from export.onnx_export import export_onnx
-from export.parity import onnx_session, run_onnx
-from export.precision import quantize_int8
-from export.repository import weights_id
-from export.samples import TRAINING_SEED, reference_chain, render_sketches, sample_looks
-from sketch2idol import contract
-from sketch2idol.evaluate.metrics import image_quality, sketch_fidelity
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.core import contract
+from sketch2idol.core.evaluate.metrics import image_quality, sketch_fidelity
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.export.graphs import network_graphs
+from sketch2idol.export.onnx_export import export_onnx
+from sketch2idol.export.parity import onnx_session, run_onnx
+from sketch2idol.export.precision import quantize_int8
+from sketch2idol.export.repository import weights_id
+from sketch2idol.export.samples import TRAINING_SEED, reference_chain, render_sketches, sample_looks
 
 RUNTIMES = ("torch", "ort-fp32", "ort-int8")
 BATCHES = (1, 8)

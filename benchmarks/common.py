@@ -199,7 +199,7 @@ def timed_ms(function, repeats: int, warmup: int = 1) -> list[float]:
 def heldout(count: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Real held-out inputs (procedural faces of seed 1, never trained on): (sketches uint8
     [N, S, S], photos uint8 [N, S, S, 3])."""
-    from sketch2idol.data.synth import render_sample
+    from sketch2idol.core.data.synth import render_sample
 
     samples = [render_sample(1, index, size) for index in range(count)]
     return (np.stack([sample[2] for sample in samples]),

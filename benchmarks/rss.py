@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sketch2idol.serving.tritonserver import STUB_NAME, stub_processes
+from sketch2idol.launch.tritonserver import STUB_NAME, stub_processes
 
 PROC = Path("/proc")
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from benchmarks.common import ROOT
-from client.supervisor import GatewayProcess
-from sketch2idol.serving.tritonserver import TritonServer, free_port, free_ports
+from sketch2idol.launch.supervisor import GatewayProcess
+from sketch2idol.launch.tritonserver import TritonServer, free_port, free_ports
 
 WORK = ROOT / "build" / "bench"
 START_TIMEOUT_S = 180.0

@@ -96,7 +96,7 @@ def _link_or_copy(source: str, target: str) -> None:
 def parse_overrides(spec: str) -> dict[str, dict]:
     """'generator.instances=2,generator.threads=1,*.delay_us=5000' -> overrides
     (`*` = every composing model)."""
-    from sketch2idol import contract
+    from sketch2idol.core import contract
 
     overrides: dict[str, dict] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):

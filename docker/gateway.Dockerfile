@@ -20,8 +20,6 @@ RUN grep -v -E '^(pytest|ruff|playwright|iniconfig|pluggy|kubernetes-validate)==
         -r /tmp/requirements.txt
 COPY pyproject.toml README.md /src/
 COPY sketch2idol /src/sketch2idol
-COPY export /src/export
-COPY client /src/client
 RUN /opt/venv/bin/pip install --no-deps /src
 
 FROM python:3.11.10-slim-bookworm

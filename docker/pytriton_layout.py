@@ -3,7 +3,7 @@
 /opt/tritonserver/bin/tritonserver: a wrapper that puts the wheel's libraries on
 LD_LIBRARY_PATH and runs the wheel's server; /opt/tritonserver/backends/python: the Python
 backend with the stub for this Python, assembled the way `sketch2idol serve-triton` does it
-(sketch2idol/serving/tritonserver.py). Both overlays then run the same command line.
+(sketch2idol/launch/tritonserver.py). Both overlays then run the same command line.
 
     python docker/pytriton_layout.py [ROOT]     (default /opt/tritonserver; tests use a temp dir)
 """
@@ -11,7 +11,7 @@ backend with the stub for this Python, assembled the way `sketch2idol serve-trit
 import sys
 from pathlib import Path
 
-from sketch2idol.serving.tritonserver import locate_triton, prepare_backend_directory
+from sketch2idol.launch.tritonserver import locate_triton, prepare_backend_directory
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "/opt/tritonserver")
 

@@ -5,7 +5,7 @@
 #   - the Python-backend model manifold_projection (FAISS on the GPU: faiss-gpu, CUDA 12.6
 #     like the container), run by the stub for Python 3.11 that the nvidia-pytriton wheel ships;
 #   - the Triton pods' init container: `sketch2idol export --runtime tensorrt` and
-#     `python -m export.tensorrt` (trtexec builds the plans on the pod's GPU).
+#     `python -m sketch2idol.export.tensorrt` (trtexec builds the plans on the pod's GPU).
 # Build from the repository root (needs no GPU):
 #
 #   docker build -f docker/triton-gpu.Dockerfile -t REGISTRY/triton-gpu:0.1.0 .
@@ -40,8 +40,6 @@ RUN grep -v -E '^(pytest|ruff|playwright|iniconfig|pluggy|kubernetes-validate|fa
         -r /tmp/requirements.txt faiss-gpu==1.15.1
 COPY pyproject.toml README.md /src/
 COPY sketch2idol /src/sketch2idol
-COPY export /src/export
-COPY client /src/client
 RUN /opt/venv/bin/pip install --no-deps /src && rm -rf /src /tmp/requirements.*
 COPY weights/default /opt/sketch2idol/weights/default
 
@@ -49,7 +47,7 @@ COPY weights/default /opt/sketch2idol/weights/default
 # for Triton 2.51's Python backend, like this image's libtriton_python.so). A symlink, so
 # the stub still finds the wheel's libraries through its relative RPATH; the stub imports
 # from the first python3 on PATH, the virtualenv's.
-RUN stub="$(/opt/venv/bin/python -c 'from sketch2idol.serving.tritonserver import locate_triton; print(locate_triton().stub)')" \
+RUN stub="$(/opt/venv/bin/python -c 'from sketch2idol.launch.tritonserver import locate_triton; print(locate_triton().stub)')" \
     && ln -sf "$stub" /opt/tritonserver/backends/python/triton_python_backend_stub
 
 RUN groupadd --gid 10001 sketch2idol \

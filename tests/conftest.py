@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from export.repository import ExportRequest, build_repository
-from export.triton_config import DeploymentOptions
-from sketch2idol.weights import DEFAULT_WEIGHTS
+from sketch2idol.core.weights import DEFAULT_WEIGHTS
+from sketch2idol.export.repository import ExportRequest, build_repository
+from sketch2idol.export.triton_config import DeploymentOptions
 
 # Small dynamic-batching delay keeps the concurrency tests quick but still batching.
 TEST_OPTIONS = DeploymentOptions(max_batch=8, max_queue_delay_us=20_000)
@@ -25,7 +25,7 @@ def exported_repository(tmp_path_factory):
 @pytest.fixture(scope="session")
 def triton_server(exported_repository, tmp_path_factory):
     """A real tritonserver on free loopback ports serving `exported_repository`."""
-    from sketch2idol.serving.tritonserver import TritonServer, free_ports
+    from sketch2idol.launch.tritonserver import TritonServer, free_ports
 
     repository, _ = exported_repository
     http_port, grpc_port, metrics_port = free_ports(3)

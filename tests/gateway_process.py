@@ -10,8 +10,8 @@ import os
 import subprocess
 import sys
 
-from client.supervisor import GatewayProcess
-from sketch2idol.serving.tritonserver import free_port
+from sketch2idol.launch.supervisor import GatewayProcess
+from sketch2idol.launch.tritonserver import free_port
 
 START_TIMEOUT_S = 60.0
 

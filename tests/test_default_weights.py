@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from sketch2idol.data.synth import synthesize
-from sketch2idol.evaluate.heldout import load_heldout
-from sketch2idol.evaluate.run import quality_table, robustness_table
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.weights import DEFAULT_WEIGHTS
+from sketch2idol.core.data.synth import synthesize
+from sketch2idol.core.evaluate.heldout import load_heldout
+from sketch2idol.core.evaluate.run import quality_table, robustness_table
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS
 
 FLOOR = json.loads((DEFAULT_WEIGHTS / "quality_floor.json").read_text())
 MAX_MEGABYTES = 60
@@ -72,7 +72,7 @@ def test_casual_drawings_give_faces_too(pipeline, heldout):
 
 
 def test_two_looks_paint_one_drawing_differently(pipeline, heldout):
-    from sketch2idol.looks import resolve_look
+    from sketch2idol.core.looks import resolve_look
 
     sunset = pipeline(heldout.sketches[0], t=0.5, look=resolve_look("sunset")).face
     ocean = pipeline(heldout.sketches[0], t=0.5, look=resolve_look("ocean")).face

@@ -3,9 +3,9 @@ import pathlib
 
 import pytest
 
-from sketch2idol import geometry
+from sketch2idol.core import geometry
 
-PACKAGE = pathlib.Path(geometry.__file__).parent
+PACKAGE = pathlib.Path(geometry.__file__).parents[1]  # the whole package, every layer
 
 
 @pytest.mark.parametrize("size", geometry.SUPPORTED_SIZES)

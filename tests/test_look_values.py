@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sketch2idol.contract import LOOK_DIM, LOOK_FIELDS
-from sketch2idol.data.faces import sample_face_params
-from sketch2idol.looks import (
+from sketch2idol.core.contract import LOOK_DIM, LOOK_FIELDS
+from sketch2idol.core.data.faces import sample_face_params
+from sketch2idol.core.looks import (
     NAMED_LOOKS,
     LookError,
     as_hex,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sketch2idol import manifold
+from sketch2idol.core import manifold
 
 
 @pytest.fixture

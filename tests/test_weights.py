@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2idol.data.synth import synthesize
-from sketch2idol.models.discriminator import DiscriminatorConfig
-from sketch2idol.models.generator import GeneratorConfig
-from sketch2idol.pipeline import Pipeline
-from sketch2idol.train.config import Stage1Config, Stage2Config
-from sketch2idol.train.loop import run_training
-from sketch2idol.train.stage1 import Stage1Trainer, load_autoencoders
-from sketch2idol.train.stage2 import Stage2Trainer
-from sketch2idol.weights import MANIFEST, export_weights, load_weights
+from sketch2idol.core.data.synth import synthesize
+from sketch2idol.core.models.discriminator import DiscriminatorConfig
+from sketch2idol.core.models.generator import GeneratorConfig
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.train.config import Stage1Config, Stage2Config
+from sketch2idol.core.train.loop import run_training
+from sketch2idol.core.train.stage1 import Stage1Trainer, load_autoencoders
+from sketch2idol.core.train.stage2 import Stage2Trainer
+from sketch2idol.core.weights import MANIFEST, export_weights, load_weights
 
 CPU = torch.device("cpu")
 

@@ -9,7 +9,7 @@ Artifacts (all in one directory, the Triton model version directory):
     bank_ids.json             JSON list of M sample ids: NEIGHBORS value r is bank_ids[r]
     projection.json           k, regularisation, dims, rows, index kinds, policy, faiss version
 
-The maths (weights, weighted sum, blend) is sketch2idol.manifold's; the exact index returns
+The maths (weights, weighted sum, blend) is sketch2idol.core.manifold's; the exact index returns
 the same neighbours in the same order as manifold.nearest_neighbours, on every CPU: FAISS's
 distances round differently with the SIMD width (AVX2, AVX-512) and between its per-query
 loops and its BLAS path, even for identical bank rows, so FAISS only shortlists K +
@@ -28,8 +28,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from sketch2idol import manifold
-from sketch2idol.geometry import COMPONENTS
+from sketch2idol.core import contract, manifold
+from sketch2idol.core.geometry import COMPONENTS
 
 FORMAT_VERSION = 1
 VECTORS_FILE = "bank_vectors.npy"
@@ -45,7 +45,7 @@ INDEX_KINDS = ("flat", "hnsw", "ivf")
 #: the setting is process-wide, which is fine: each Triton model instance is a process.
 BLAS_MIN_QUERIES = 4
 DEVICES = ("auto", "cpu", "gpu")
-T_RANGE_MESSAGE = "T must be in [0, 1] (1 keeps the drawing, 0 snaps to the manifold)"
+T_RANGE_MESSAGE = f"T must be in {contract.T_RANGE_TEXT} ({contract.T_MEANING})"
 
 
 def index_file_name(component: str) -> str:
@@ -325,12 +325,12 @@ def _apply_search_parameters(index, kind: str, policy: IndexPolicy) -> None:
 
 
 def t_errors(t: np.ndarray) -> list[str | None]:
-    """Per row of T [B, C]: None when every value is in [0, 1], else a one-line message
+    """Per row of T [B, C]: None when every value is in T_RANGE, else a one-line message
     naming the first bad component."""
     t = np.asarray(t, np.float32)
     if t.ndim != 2 or t.shape[1] != len(COMPONENTS):
         raise ValueError(f"T {t.shape} must be [B, {len(COMPONENTS)}]")
-    bad = ~((t >= 0.0) & (t <= 1.0))  # NaN compares false, so it is bad too
+    bad = contract.t_outside_range(t)
     errors: list[str | None] = []
     for row, row_bad in zip(t, bad):
         if row_bad.any():

@@ -4,7 +4,8 @@ encoders, decoders and generator are each this model with a different `model.onn
 their version directory (the generator's graph has two inputs, REFINED_SKETCH and
 APPEARANCE). Triton's dynamic batcher hands `execute` several requests; each input is
 concatenated over the requests and the graph runs in ONE onnxruntime call, and the output
-is split back per request. config.pbtxt parameters (written by export/triton_config.py):
+is split back per request (serving/batching.py, shared with the projection model).
+config.pbtxt parameters (written by sketch2idol/export/triton_config.py):
 
     onnx_file            graph file in the version directory (model.onnx)
     intra_op_threads     onnxruntime threads for this model (0 = onnxruntime decides)
@@ -13,7 +14,7 @@ is split back per request. config.pbtxt parameters (written by export/triton_con
 Before anything loads, the version directory's sha256 manifest is checked, so a corrupted
 artifact keeps the model from loading with one log line naming the file. A request whose
 floating-point input holds NaN or infinity, whose APPEARANCE row is not a look
-(sketch2idol.looks.check_appearance: wrong length, NaN/infinity, a value outside
+(sketch2idol.core.looks.check_appearance: wrong length, NaN/infinity, a value outside
 LOOK_RANGE), or whose inputs disagree on the batch gets its own INVALID_ARG error (the
 graphs would turn it into a garbage image); the other requests of the batch still run.
 """
@@ -26,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from sketch2idol.contract import APPEARANCE
-from sketch2idol.looks import check_appearance
+from sketch2idol.core.contract import APPEARANCE
+from sketch2idol.core.looks import check_appearance
+from sketch2idol.serving.batching import execute_batched
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.parameters import model_parameters
 
@@ -96,11 +98,6 @@ def request_error(arrays: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def split_rows(output: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
-    """Cut a concatenated batch back into the requests' row counts."""
-    return np.split(output, np.cumsum(sizes)[:-1])
-
-
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         import triton_python_backend_utils as pb_utils
@@ -127,45 +124,11 @@ class TritonPythonModel:
 
     def execute(self, requests: list) -> list:
         """One response per request; the valid requests' rows go through ONE onnxruntime run."""
-        pb_utils = self.pb_utils
-        names = self.runner.input_names
-        responses: list = [None] * len(requests)
-        good, inputs = [], []
-        for position, request in enumerate(requests):
-            tensors = {name: pb_utils.get_input_tensor_by_name(request, name) for name in names}
-            missing = [name for name, tensor in tensors.items() if tensor is None]
-            if missing:  # Triton refuses these first; never index a None
-                responses[position] = self._error_response(
-                    f"missing input(s) {', '.join(missing)}", invalid_input=True)
-                continue
-            arrays = {name: tensor.as_numpy() for name, tensor in tensors.items()}
-            if message := request_error(arrays):
-                responses[position] = self._error_response(message, invalid_input=True)
-            else:
-                good.append(position)
-                inputs.append(arrays)
-        if not good:
-            return responses
-        try:
-            output = self.runner.run({name: np.concatenate([arrays[name] for arrays in inputs])
-                                      if len(inputs) > 1 else inputs[0][name]
-                                      for name in names})
-        except Exception as error:  # noqa: BLE001 - every request gets the reason, no crash
-            for position in good:
-                responses[position] = self._error_response(f"onnxruntime failed: {error}")
-            return responses
-        sizes = [len(arrays[names[0]]) for arrays in inputs]
-        for position, rows in zip(good, split_rows(output, sizes)):
-            responses[position] = pb_utils.InferenceResponse(
-                output_tensors=[pb_utils.Tensor(self.runner.output_name, rows)])
-        return responses
-
-    def _error_response(self, message: str, invalid_input: bool = False):
-        """An error response: INVALID_ARG (HTTP 400) for bad input, else INTERNAL (500)."""
-        error_class = self.pb_utils.TritonError
-        code = getattr(error_class, "INVALID_ARG" if invalid_input else "INTERNAL", None)
-        arguments = (message,) if code is None else (message, code)
-        return self.pb_utils.InferenceResponse(output_tensors=[], error=error_class(*arguments))
+        output_name = self.runner.output_name
+        return execute_batched(
+            self.pb_utils, requests, self.runner.input_names, request_error,
+            lambda batch: {output_name: self.runner.run(batch)},
+            lambda error: f"onnxruntime failed: {error}")
 
     def finalize(self) -> None:
         self.runner = None

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sketch2idol.contract import FEATURES, NEIGHBORS, PROJECTED, PROJECTION_VERSION, T
-from sketch2idol.geometry import COMPONENTS
+from sketch2idol.core.contract import FEATURES, NEIGHBORS, PROJECTED, PROJECTION_VERSION, T
+from sketch2idol.core.geometry import COMPONENTS
+from sketch2idol.serving.batching import execute_batched
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
 from sketch2idol.serving.parameters import model_parameters, parse_parameter
@@ -139,48 +140,21 @@ class TritonPythonModel:
 
     def execute(self, requests: list) -> list:
         """One response per request; the valid requests' rows go through ONE engine.run."""
-        responses: list = [None] * len(requests)
-        good, features, t = [], [], []
-        for position, request in enumerate(requests):
-            request_features = pb_utils.get_input_tensor_by_name(request, FEATURES).as_numpy()
-            request_t = pb_utils.get_input_tensor_by_name(request, T).as_numpy()
-            if error := self._request_error(request_features, request_t):
-                responses[position] = self._error_response(error, invalid_input=True)
-            else:
-                good.append(position)
-                features.append(request_features)
-                t.append(request_t)
-        if not good:
-            return responses
-        try:
-            projected, neighbors = self.engine.run(np.concatenate(features), np.concatenate(t))
-        except Exception as error:  # fail this batch's requests, keep the model up
-            for position in good:
-                responses[position] = self._error_response(f"manifold projection failed: "
-                                                           f"{type(error).__name__}: {error}")
-            return responses
-        self._record_search(len(projected))
-        splits = np.cumsum([len(rows) for rows in features])[:-1]
-        for position, request_projected, request_neighbors in zip(
-                good, np.split(projected, splits), np.split(neighbors, splits)):
-            outputs = [pb_utils.Tensor(PROJECTED, request_projected.astype(
-                           self.output_dtypes[PROJECTED], copy=False)),
-                       pb_utils.Tensor(NEIGHBORS, request_neighbors.astype(
-                           self.output_dtypes[NEIGHBORS], copy=False))]
-            if PROJECTION_VERSION in self.output_dtypes:
-                outputs.append(pb_utils.Tensor(PROJECTION_VERSION, np.full(
-                    (len(request_projected), 1), self.version,
-                    self.output_dtypes[PROJECTION_VERSION])))
-            responses[position] = pb_utils.InferenceResponse(output_tensors=outputs)
-        return responses
+        return execute_batched(
+            pb_utils, requests, (FEATURES, T),
+            lambda arrays: self._request_error(arrays[FEATURES], arrays[T]), self._project,
+            lambda error: f"manifold projection failed: {type(error).__name__}: {error}")
 
-    @staticmethod
-    def _error_response(message: str, invalid_input: bool = False):
-        """An error response: INVALID_ARG (HTTP 400) for bad input, else INTERNAL (500)."""
-        code = getattr(pb_utils.TritonError, "INVALID_ARG" if invalid_input else "INTERNAL", None)
-        arguments = (message,) if code is None else (message, code)
-        return pb_utils.InferenceResponse(output_tensors=[],
-                                          error=pb_utils.TritonError(*arguments))
+    def _project(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The batch's outputs, in the config's dtypes; PROJECTION_VERSION where declared."""
+        projected, neighbors = self.engine.run(batch[FEATURES], batch[T])
+        self._record_search(len(projected))
+        outputs = {PROJECTED: projected.astype(self.output_dtypes[PROJECTED], copy=False),
+                   NEIGHBORS: neighbors.astype(self.output_dtypes[NEIGHBORS], copy=False)}
+        if PROJECTION_VERSION in self.output_dtypes:
+            outputs[PROJECTION_VERSION] = np.full((len(projected), 1), self.version,
+                                                  self.output_dtypes[PROJECTION_VERSION])
+        return outputs
 
     def finalize(self) -> None:
         """Release the indexes and metrics (metrics before their families, as Triton needs)."""

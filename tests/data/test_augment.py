@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.augment import (
+from sketch2idol.core.data.augment import (
     Stage1Augment,
     Stage2Augment,
     augment_rng,

@@ -13,12 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.faces import Label, draw_casual, render_face, sample_casual
-from sketch2idol.data.faces import params as face_params
-from sketch2idol.data.faces.casual import EYE_DRAWINGS, PARTS, STYLES
-from sketch2idol.data.sketch import extract_sketch
-from sketch2idol.data.synth import casual_rng, face_rng
-from sketch2idol.geometry import component_windows
+from sketch2idol.core.data.faces import Label, draw_casual, render_face, sample_casual
+from sketch2idol.core.data.faces import params as face_params
+from sketch2idol.core.data.faces.casual import EYE_DRAWINGS, PARTS, STYLES
+from sketch2idol.core.data.sketch import extract_sketch
+from sketch2idol.core.data.synth import casual_rng, face_rng
+from sketch2idol.core.geometry import component_windows
 
 
 def face_and_casual(index: int, seed: int = 3) -> tuple[dict, dict]:

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.faces import RenderedFace, render_face, sample_face_params
-from sketch2idol.data.faces import params as face_params
-from sketch2idol.data.sketch import extract_sketch
-from sketch2idol.geometry import LANDMARKS, component_windows, landmark_template
+from sketch2idol.core.data.faces import RenderedFace, render_face, sample_face_params
+from sketch2idol.core.data.faces import params as face_params
+from sketch2idol.core.data.sketch import extract_sketch
+from sketch2idol.core.geometry import LANDMARKS, component_windows, landmark_template
 
 
 def params_for(seed: int) -> dict:
@@ -136,7 +136,7 @@ def test_render_leaves_global_random_state_alone():
 _HASH_SCRIPT = """
 import hashlib, sys, cv2, numpy as np
 cv2.setNumThreads(int(sys.argv[1]))
-from sketch2idol.data.faces import render_face, sample_face_params
+from sketch2idol.core.data.faces import render_face, sample_face_params
 digest = hashlib.sha256()
 for seed in (11, 12):
     params = sample_face_params(np.random.default_rng(seed))

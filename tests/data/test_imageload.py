@@ -12,7 +12,7 @@ import pytest
 from image_bytes import encode, png_header_only, png_zero_bomb
 from PIL import Image
 
-from sketch2idol.data.imageload import INGEST_FORMATS, ImageRejected, load_image, sniff_format
+from sketch2idol.core.data.imageload import INGEST_FORMATS, ImageRejected, load_image, sniff_format
 
 LIMITS = {"max_bytes": 20_000_000, "max_pixels": 20_000_000}
 

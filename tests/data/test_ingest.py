@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from sketch2idol.data.dataset import (
+from sketch2idol.core.data.dataset import (
     DatasetMismatch,
     photo_path,
     read_grey,
@@ -24,9 +24,9 @@ from sketch2idol.data.dataset import (
     sha256_file,
     sketch_path,
 )
-from sketch2idol.data.ingest import FilterConfig, IngestSummary, read_rejected, run_ingest
-from sketch2idol.data.ingest.align import similarity_transform, transform_points
-from sketch2idol.data.ingest.landmarks import (
+from sketch2idol.core.data.ingest import FilterConfig, IngestSummary, read_rejected, run_ingest
+from sketch2idol.core.data.ingest.align import similarity_transform, transform_points
+from sketch2idol.core.data.ingest.landmarks import (
     LEFT_EYE_RING,
     MOUTH_POINTS,
     RIGHT_EYE_RING,
@@ -36,7 +36,7 @@ from sketch2idol.data.ingest.landmarks import (
     key_points,
     rotation_from_pose,
 )
-from sketch2idol.geometry import ALIGNMENT_LANDMARKS, LANDMARKS, landmark_template
+from sketch2idol.core.geometry import ALIGNMENT_LANDMARKS, LANDMARKS, landmark_template
 
 SIZE = 256
 #: Where the face is in skimage's 512x512 astronaut (between the eyes and the mouth).
@@ -281,7 +281,7 @@ def test_incremental_runs(ingested, tmp_path):
 
 
 def test_unexpected_error_is_recorded_and_retried(tmp_path, monkeypatch):
-    import sketch2idol.data.ingest.process as process
+    import sketch2idol.core.data.ingest.process as process
 
     src, out = tmp_path / "src", tmp_path / "out"
     rng = np.random.default_rng(3)
@@ -339,7 +339,7 @@ def crash_on_marker(task):
     """Runs in a spawned worker: dies like a native crash on files named crash*."""
     import os
 
-    from sketch2idol.data.ingest.process import process_in_worker
+    from sketch2idol.core.data.ingest.process import process_in_worker
 
     if Path(task.source).name.startswith("crash"):
         os._exit(3)
@@ -347,8 +347,8 @@ def crash_on_marker(task):
 
 
 def test_a_dying_worker_does_not_stop_the_run(tmp_path):
-    from sketch2idol.data.ingest.process import Settings, Task
-    from sketch2idol.data.ingest.run import _run_tasks
+    from sketch2idol.core.data.ingest.process import Settings, Task
+    from sketch2idol.core.data.ingest.run import _run_tasks
 
     names = [f"note{i}.txt" for i in range(8)]
     names.insert(3, "crash.txt")

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.faces import Label, render_face, sample_face_params
-from sketch2idol.data.faces.canvas import majority_labels
-from sketch2idol.data.faces.labels import LABEL_COLOURS, colourise
+from sketch2idol.core.data.faces import Label, render_face, sample_face_params
+from sketch2idol.core.data.faces.canvas import majority_labels
+from sketch2idol.core.data.faces.labels import LABEL_COLOURS, colourise
 
 
 def params_for(seed: int) -> dict:

@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sketch2idol.data.augment import Stage1Augment
-from sketch2idol.data.loader import FacePairs
-from sketch2idol.data.synth import synthesize
+from sketch2idol.core.data.augment import Stage1Augment
+from sketch2idol.core.data.loader import FacePairs
+from sketch2idol.core.data.synth import synthesize
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.placement import TYPICAL_FILL, ink_box, place_drawing
+from sketch2idol.core.data.placement import TYPICAL_FILL, ink_box, place_drawing
 
 
 def face_drawing(canvas_hw, centre, radius):

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.data.sketch import extract_sketch
+from sketch2idol.core.data.sketch import extract_sketch
 
 
 def drawing(size: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_rejects_non_uint8_images():
 
 def test_the_scikit_image_thinning_fallback_draws_the_same_lines():
     # A GPU training box without opencv-contrib thins with scikit-image instead.
-    from sketch2idol.data.sketch import thin
+    from sketch2idol.core.data.sketch import thin
 
     lines = line_mask(extract_sketch(drawing(256)))
     opencv, fallback = thin(lines, "opencv-contrib"), thin(lines, "scikit-image")

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from sketch2idol.data import dataset
-from sketch2idol.data.dataset import DatasetMismatch
-from sketch2idol.data.faces import Label, draw_casual, render_face
-from sketch2idol.data.faces.casual import STYLES
-from sketch2idol.data.preview import write_contact_sheet
-from sketch2idol.data.synth import synthesize
+from sketch2idol.core.data import dataset
+from sketch2idol.core.data.dataset import DatasetMismatch
+from sketch2idol.core.data.faces import Label, draw_casual, render_face
+from sketch2idol.core.data.faces.casual import STYLES
+from sketch2idol.core.data.preview import write_contact_sheet
+from sketch2idol.core.data.synth import synthesize
 
 COUNT = 6
 

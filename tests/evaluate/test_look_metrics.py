@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from sketch2idol.data.faces import render_face, sample_face_params
-from sketch2idol.data.faces.labels import Label
-from sketch2idol.evaluate import look_metrics
-from sketch2idol.evaluate.run import look_scores, requested_colour
-from sketch2idol.looks import look_from_params, look_vector
+from sketch2idol.core.data.faces import render_face, sample_face_params
+from sketch2idol.core.data.faces.labels import Label
+from sketch2idol.core.evaluate import look_metrics
+from sketch2idol.core.evaluate.run import look_scores, requested_colour
+from sketch2idol.core.looks import look_from_params, look_vector
 
 
 def face_and_labels(seed=5):

@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from sketch2idol.evaluate.metrics import image_quality, sketch_fidelity
-from sketch2idol.evaluate.perturb import PERTURBATIONS
+from sketch2idol.core.evaluate.metrics import image_quality, sketch_fidelity
+from sketch2idol.core.evaluate.perturb import PERTURBATIONS
 
 
 def ring(shift=0):

@@ -1,4 +1,5 @@
-"""A stand-in for TensorRT's trtexec, for testing export/tensorrt.py where TensorRT cannot
+"""A stand-in for TensorRT's trtexec, for testing sketch2idol/export/tensorrt.py where TensorRT
+cannot
 be installed: "building" copies the ONNX file to the plan path, "running" executes it with
 onnxruntime and writes trtexec's --exportOutput JSON. With FAKE_TRT_SPOIL=<model dir name>,
 plans of that model built without --layerPrecisions return outputs off by 40 grey levels

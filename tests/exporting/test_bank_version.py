@@ -1,4 +1,5 @@
-"""export.bank_version: version N+1 of manifold_projection from a grown data set, and what it
+"""sketch2idol.export.bank_version: version N+1 of manifold_projection from a grown data set, and
+what it
 refuses. (The rollout under load is tests/reliability/test_fault_hot_swap.py.)"""
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import shutil
 import numpy as np
 import pytest
 
-from export.bank_version import grow_bank, main, read_bank
-from export.repository import TRAINING_DATA
-from sketch2idol import contract
-from sketch2idol.data import dataset
-from sketch2idol.data.synth import write_sample
+from sketch2idol.core import contract
+from sketch2idol.core.data import dataset
+from sketch2idol.core.data.synth import write_sample
+from sketch2idol.export.bank_version import grow_bank, main, read_bank
+from sketch2idol.export.repository import TRAINING_DATA
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
 

@@ -13,9 +13,14 @@ import torch
 from onnx import numpy_helper
 from tritonclient.grpc import model_config_pb2 as pb
 
-from export.graphs import generator_graph, look_probe, network_graphs
-from export.onnx_export import export_onnx
-from export.parity import (
+from sketch2idol.cli import main
+from sketch2idol.core import contract
+from sketch2idol.core.looks import NAMED_LOOKS, check_appearance, look_vector, named_look
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
+from sketch2idol.export.graphs import generator_graph, look_probe, network_graphs
+from sketch2idol.export.onnx_export import export_onnx
+from sketch2idol.export.parity import (
     ParityError,
     check_look_path,
     check_parity,
@@ -23,16 +28,16 @@ from export.parity import (
     onnx_session,
     run_onnx,
 )
-from export.precision import convert_fp16, look_layers, pixel_layers, quantize_int8
-from export.quality import precision_delta
-from export.repository import (
+from sketch2idol.export.precision import convert_fp16, look_layers, pixel_layers, quantize_int8
+from sketch2idol.export.quality import precision_delta
+from sketch2idol.export.repository import (
     REPORT,
     ExportRequest,
     build_repository,
     shim_source,
     version_artifacts,
 )
-from export.samples import (
+from sketch2idol.export.samples import (
     HELDOUT_SEED,
     TRAINING_SEED,
     ChainSamples,
@@ -40,13 +45,8 @@ from export.samples import (
     render_sketches,
     sample_looks,
 )
-from export.triton_config import DeploymentOptions, parse, render, repository_configs
-from sketch2idol import contract
-from sketch2idol.cli import main
-from sketch2idol.looks import NAMED_LOOKS, check_appearance, look_vector, named_look
-from sketch2idol.pipeline import Pipeline
+from sketch2idol.export.triton_config import DeploymentOptions, parse, render, repository_configs
 from sketch2idol.serving.integrity import verify_manifest
-from sketch2idol.weights import DEFAULT_WEIGHTS, load_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -202,7 +202,7 @@ def test_int8_generator_quantises_every_conv_below_full_resolution_and_not_the_l
         int8_generator):
     """No ConvTranspose any more: every convolution runs int8 but the three at 256² (the
     first, 1-channel sketch in; the last upsampling one; the last, 3 colours out); the look
-    MLP and FiLM projections stay fp32 (export/precision.py says why)."""
+    MLP and FiLM projections stay fp32 (sketch2idol/export/precision.py says why)."""
     fp32, int8 = int8_generator
     layers = weight_precisions(onnx.load(str(int8)))
     assert "ConvTranspose" not in {n.op_type for n in onnx.load(str(int8)).graph.node}

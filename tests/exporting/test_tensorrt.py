@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.repository import ExportRequest, build_repository
-from export.tensorrt import (
+from sketch2idol.core import contract
+from sketch2idol.core.weights import DEFAULT_WEIGHTS
+from sketch2idol.export.repository import ExportRequest, build_repository
+from sketch2idol.export.tensorrt import (
     PlanSpec,
     build_command,
     build_plans,
     instance_norm_layers,
     read_exported_output,
 )
-from export.triton_config import DeploymentOptions
-from sketch2idol import contract
+from sketch2idol.export.triton_config import DeploymentOptions
 from sketch2idol.serving.integrity import read_manifest
-from sketch2idol.weights import DEFAULT_WEIGHTS
 
 FAKE_TRTEXEC = Path(__file__).with_name("fake_trtexec.py")
 

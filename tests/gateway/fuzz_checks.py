@@ -28,8 +28,8 @@ from PIL import Image
 from schemathesis.checks import negative_data_rejection
 from schemathesis.core.failures import AcceptedNegativeData
 
-from sketch2idol.contract import LOOK_FIELDS
-from sketch2idol.looks import DEFAULT_LOOK, RANDOM_LOOK, parse_hex, to_hex
+from sketch2idol.core.contract import LOOK_FIELDS
+from sketch2idol.core.looks import DEFAULT_LOOK, RANDOM_LOOK, parse_hex, to_hex
 
 FACE_SIZE = 256
 FACES_PATH = "/v1/faces"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from image_bytes import encode
 from PIL import Image, ImageDraw
 
-from client.uploads import MIN_SIDE
+from sketch2idol.gateway.uploads import MIN_SIDE
 
 PNG_MODES = ("1", "L", "I;16", "P", "LA", "RGB", "RGBA")
 JPEG_MODES = ("L", "RGB", "CMYK")
@@ -26,7 +26,7 @@ HELDOUT_COUNT = 3
 @functools.lru_cache(maxsize=1)
 def heldout_sketches() -> tuple[Image.Image, ...]:
     """A few real held-out sketches (256², what the model was made for)."""
-    from export.samples import HELDOUT_SEED, render_sketches  # torch: only when drawn
+    from sketch2idol.export.samples import HELDOUT_SEED, render_sketches  # torch: only when drawn
 
     return tuple(Image.fromarray(s) for s in render_sketches(HELDOUT_SEED, HELDOUT_COUNT, 256))
 

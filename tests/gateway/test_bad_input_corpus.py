@@ -23,7 +23,7 @@ from leaks import internal_details
 from PIL import Image
 from upload_corpus import CORPUS, Upload, png
 
-from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
 
 DEADLINE_S = 6.0
 CORPUS_ENV = {"S2I_REQUEST_DEADLINE_S": str(DEADLINE_S), "S2I_RATE_LIMIT_PER_S": "0"}

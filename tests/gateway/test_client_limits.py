@@ -1,4 +1,5 @@
-"""The per-client limits (client/ratelimit.py) and the request deadline (client/deadline.py)
+"""The per-client limits (sketch2idol/gateway/ratelimit.py) and the request deadline
+(sketch2idol/gateway/deadline.py)
 as plain ASGI middlewares around stand-in apps: no server, a fake clock where time matters."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import json
 
 import pytest
 
-from client.deadline import DeadlineMiddleware
-from client.ratelimit import ClientLimitsMiddleware, TokenBuckets, client_key
+from sketch2idol.gateway.deadline import DeadlineMiddleware
+from sketch2idol.gateway.ratelimit import ClientLimitsMiddleware, TokenBuckets, client_key
 
 
 class Clock:

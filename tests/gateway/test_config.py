@@ -23,16 +23,16 @@ from gateway_process import start_gateway
 from image_bytes import encode
 from PIL import Image, ImageDraw
 
-import client.app
-from client.app import create_app
-from client.errors import unavailable
-from client.request_config import SLIDER_STEPS, slider_step
-from client.settings import DEFAULT_T, Settings
-from client.triton import ServedModel, TritonLink
-from client.uploads import CONTENT_TYPES, INCLUDE_VALUES, MIN_SIDE
-from sketch2idol import contract
-from sketch2idol.geometry import COMPONENTS
-from sketch2idol.serving.tritonserver import free_port
+import sketch2idol.gateway.app
+from sketch2idol.core import contract
+from sketch2idol.core.geometry import COMPONENTS
+from sketch2idol.gateway.app import create_app
+from sketch2idol.gateway.errors import unavailable
+from sketch2idol.gateway.request_config import SLIDER_STEPS, slider_step
+from sketch2idol.gateway.settings import DEFAULT_T, Settings
+from sketch2idol.gateway.triton import ServedModel, TritonLink
+from sketch2idol.gateway.uploads import CONTENT_TYPES, INCLUDE_VALUES, MIN_SIDE
+from sketch2idol.launch.tritonserver import free_port
 
 with warnings.catch_warnings():  # Starlette would have the TestClient on httpx2
     warnings.simplefilter("ignore")
@@ -64,7 +64,7 @@ def link_naming(identity: ServedModel | Exception):
 
 def config_of(monkeypatch, settings: Settings, identity=SERVED) -> tuple[dict, dict]:
     """The /v1/config answer of an in-process gateway, and its OpenAPI document."""
-    monkeypatch.setattr(client.app, "TritonLink", link_naming(identity))
+    monkeypatch.setattr(sketch2idol.gateway.app, "TritonLink", link_naming(identity))
     with TestClient(create_app(settings)) as http:
         response = http.get(CONFIG_PATH)
         assert response.status_code == 200, response.text
@@ -109,7 +109,7 @@ def test_the_config_is_the_gateways_own_definitions(monkeypatch, tmp_path):
 
 
 def test_the_looks_are_those_of_get_v1_looks(monkeypatch, tmp_path):
-    monkeypatch.setattr(client.app, "TritonLink", link_naming(SERVED))
+    monkeypatch.setattr(sketch2idol.gateway.app, "TritonLink", link_naming(SERVED))
     with TestClient(create_app(Settings(model_repository=tmp_path))) as http:
         assert http.get(CONFIG_PATH).json()["looks"] == http.get("/v1/looks").json()
 

@@ -23,9 +23,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from client.supervisor import RESET_AFTER_S, RestartState
 from sketch2idol.cli import main
-from sketch2idol.serving.tritonserver import free_ports
+from sketch2idol.launch.supervisor import RESET_AFTER_S, RestartState
+from sketch2idol.launch.tritonserver import free_ports
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 300  # two cores, a second tritonserver beside the session's

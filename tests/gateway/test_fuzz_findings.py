@@ -8,7 +8,7 @@ import pytest
 from image_bytes import encode
 from PIL import Image
 
-from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
 
 
 @pytest.fixture(scope="module")

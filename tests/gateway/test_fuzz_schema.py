@@ -43,7 +43,7 @@ from fuzz_ledger import FuzzLedger
 from gateway_process import start_gateway
 from schemathesis.config import SchemathesisConfig
 
-from client.app import create_app
+from sketch2idol.gateway.app import create_app
 
 CASES = int(os.environ.get("S2I_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("S2I_FUZZ_SEED") or random.SystemRandom().randrange(2**32))

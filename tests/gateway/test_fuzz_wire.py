@@ -8,7 +8,7 @@ import pytest
 import requests
 from fuzz_wire import FILE, sent_form_is_valid, sent_parts
 
-from client.app import create_app
+from sketch2idol.gateway.app import create_app
 
 DOCUMENT = create_app().openapi()
 FORM = DOCUMENT["components"]["schemas"][

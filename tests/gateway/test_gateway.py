@@ -19,11 +19,11 @@ from gateway_process import start_gateway
 from image_bytes import encode
 from PIL import Image
 
-from export.samples import HELDOUT_SEED, render_sketches
-from sketch2idol import contract
-from sketch2idol.data.placement import place_drawing
-from sketch2idol.looks import NAMED_LOOKS, Look, as_hex, look_vector, random_look, resolve_look
-from sketch2idol.serving.tritonserver import TritonServer, free_port, free_ports
+from sketch2idol.core import contract, faces_request
+from sketch2idol.core.data.placement import place_drawing
+from sketch2idol.core.looks import NAMED_LOOKS, Look, as_hex, look_vector, random_look, resolve_look
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.launch.tritonserver import TritonServer, free_port, free_ports
 
 JSON = {"Accept": "application/json"}
 
@@ -47,13 +47,8 @@ def post(url: str, data: bytes, fields: dict | None = None, headers=None,
 def ensemble_inputs(sketch: np.ndarray, t: np.ndarray, look: Look | None = None) -> list:
     """One request's SKETCH, T and APPEARANCE (the default look unless given)."""
     appearance = look_vector(look or resolve_look())[None]
-    inputs = [grpcclient.InferInput(contract.SKETCH, [1, 256, 256], "UINT8"),
-              grpcclient.InferInput(contract.T, [1, 5], "FP32"),
-              grpcclient.InferInput(contract.APPEARANCE, list(appearance.shape), "FP32")]
-    inputs[0].set_data_from_numpy(sketch[None])
-    inputs[1].set_data_from_numpy(np.asarray(t, np.float32).reshape(1, 5))
-    inputs[2].set_data_from_numpy(appearance)
-    return inputs
+    return faces_request.ensemble_inputs(sketch[None], np.asarray(t).reshape(1, 5),
+                                         appearance, grpcclient)
 
 
 def triton_face(triton_server, sketch: np.ndarray, t: float,

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from sketch2idol.cli import main
-from sketch2idol.data.synth import render_sample
-from sketch2idol.looks import NAMED_LOOKS, as_hex, random_look
-from sketch2idol.serving.tritonserver import free_port
+from sketch2idol.core.data.synth import render_sample
+from sketch2idol.core.looks import NAMED_LOOKS, as_hex, random_look
+from sketch2idol.launch.tritonserver import free_port
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,24 @@ def test_a_bad_t_is_refused_before_anything_is_sent(sketch_file, tmp_path, t, ca
               "--t-mouth", t, "--server", f"http://127.0.0.1:{free_port()}"])
     assert exit_info.value.code == 2
     assert "argument --t-mouth: expected a number from 0 to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "image"), [
+    ("blank", np.full((200, 200), 255, np.uint8)),  # no stroke at all
+    ("tiny", np.zeros((8, 12), np.uint8)),  # ink, but no room for a face
+])
+def test_both_paths_refuse_the_same_drawings_with_the_same_sentence(
+        gateway_url, triton_server, tmp_path, capsys, name, image):
+    drawing = tmp_path / f"{name}.png"
+    Image.fromarray(image).save(drawing)
+    errors = {}
+    for path, target in (("gateway", ["--server", gateway_url]),
+                         ("triton", ["--triton", triton_server.grpc_address])):
+        assert main(["generate", str(drawing), "-o", str(tmp_path / f"{path}.png"),
+                     *target]) == 2
+        errors[path] = one_line_error(capsys)
+        assert not (tmp_path / f"{path}.png").exists()
+    said = "the gateway refused the request (HTTP 422): "
+    assert said in errors["gateway"], errors
+    detail = errors["gateway"].split(said, 1)[1]
+    assert errors["triton"] == f"sketch2idol: error: the sketch cannot be used: {detail}"

@@ -21,13 +21,13 @@ import pytest
 from documented import response_schema, undocumented
 from PIL import Image
 
-import client.app
-from client.app import create_app
-from client.looks import PICKED_SEED_LIMIT, SEED_MAX
-from client.settings import Settings
-from client.triton import ServedModel, TritonLink
-from sketch2idol import contract
-from sketch2idol.looks import NAMED_LOOKS, as_hex, look_vector, random_look, resolve_look
+import sketch2idol.gateway.app
+from sketch2idol.core import contract
+from sketch2idol.core.looks import NAMED_LOOKS, as_hex, look_vector, random_look, resolve_look
+from sketch2idol.gateway.app import create_app
+from sketch2idol.gateway.looks import PICKED_SEED_LIMIT, SEED_MAX
+from sketch2idol.gateway.settings import Settings
+from sketch2idol.gateway.triton import ServedModel, TritonLink
 
 with warnings.catch_warnings():  # Starlette would have the TestClient on httpx2
     warnings.simplefilter("ignore")
@@ -96,7 +96,7 @@ def link_factory(takes_look: bool = True):
 
 
 def gateway(monkeypatch, tmp_path, takes_look: bool = True) -> TestClient:
-    monkeypatch.setattr(client.app, "TritonLink", link_factory(takes_look))
+    monkeypatch.setattr(sketch2idol.gateway.app, "TritonLink", link_factory(takes_look))
     settings = Settings(rate_limit_per_s=0, max_client_concurrency=0,
                         model_repository=tmp_path / "no_repository")
     return TestClient(create_app(settings))

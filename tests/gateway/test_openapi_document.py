@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.app import create_app
-from client.errors import ApiError
-from client.looks import COLOUR_PATTERN, SEED_MAX, read_seed
-from client.openapi import INCLUDE_PATTERN
-from client.uploads import INCLUDE_VALUES, include_set
-from sketch2idol.contract import LOOK_FIELDS
-from sketch2idol.geometry import COMPONENTS
-from sketch2idol.looks import NAMED_LOOKS, LookError, parse_hex
+from sketch2idol.core.contract import LOOK_FIELDS
+from sketch2idol.core.geometry import COMPONENTS
+from sketch2idol.core.looks import NAMED_LOOKS, LookError, parse_hex
+from sketch2idol.gateway.app import create_app
+from sketch2idol.gateway.errors import ApiError
+from sketch2idol.gateway.looks import COLOUR_PATTERN, SEED_MAX, read_seed
+from sketch2idol.gateway.openapi import INCLUDE_PATTERN
+from sketch2idol.gateway.uploads import INCLUDE_VALUES, include_set
 
 DOCUMENT = create_app().openapi()
 SCHEMAS = DOCUMENT["components"]["schemas"]

@@ -22,8 +22,8 @@ import pytest
 from gateway_process import start_gateway
 from PIL import Image, ImageDraw
 
-from sketch2idol.contract import LOOK_FIELDS
-from sketch2idol.looks import as_hex, random_look
+from sketch2idol.core.contract import LOOK_FIELDS
+from sketch2idol.core.looks import as_hex, random_look
 
 try:  # a dependency of `make test`, not an optional one: missing, the page is untested
     from playwright import sync_api

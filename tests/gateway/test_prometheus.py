@@ -19,8 +19,8 @@ import pytest
 from gateway_process import stop
 from PIL import Image
 
-from sketch2idol.data.synth import render_sample
-from sketch2idol.serving.tritonserver import free_port
+from sketch2idol.core.data.synth import render_sample
+from sketch2idol.launch.tritonserver import free_port
 
 INSTALL_WAIT_S = 300  # `make system-deps` may still be installing it
 SCRAPE_CONFIG = """\

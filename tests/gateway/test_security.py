@@ -26,11 +26,11 @@ from leaks import REPOSITORY, internal_details
 from PIL import Image, ImageDraw
 from raw_http import exchange, head, multipart
 
-import client.app
-from client.settings import Settings
+import sketch2idol.gateway.app
 from sketch2idol.cli import build_parser
-from sketch2idol.commands.demo import build_supervisor
-from sketch2idol.serving.tritonserver import free_port, free_ports, locate_triton
+from sketch2idol.cli.demo import build_supervisor
+from sketch2idol.gateway.settings import Settings
+from sketch2idol.launch.tritonserver import free_port, free_ports, locate_triton
 
 RATE, BURST, CLIENT_CONCURRENCY, DEADLINE_S = 1, 3, 2, 3
 ALLOWED_ORIGIN, FOREIGN_ORIGIN = "https://draw.example", "https://evil.example"
@@ -38,7 +38,7 @@ STRICT_ENV = {"S2I_RATE_LIMIT_PER_S": str(RATE), "S2I_RATE_LIMIT_BURST": str(BUR
               "S2I_MAX_CLIENT_CONCURRENCY": str(CLIENT_CONCURRENCY),
               "S2I_REQUEST_DEADLINE_S": str(DEADLINE_S), "S2I_CORS_ORIGINS": ALLOWED_ORIGIN,
               "S2I_TRITON_DEADLINE_S": "2"}
-STATIC_DIR = REPOSITORY / "client" / "static"
+STATIC_DIR = REPOSITORY / "sketch2idol" / "gateway" / "static"
 #: Text that must never come back from a traversal attempt: bits of files outside static/.
 SECRETS = (b"[project]", b"root:x:0:0", b"def create_app", b"S2I_TRITON_GRPC")
 
@@ -289,8 +289,8 @@ def test_a_symlink_out_of_the_static_folder_is_not_followed(tmp_path, monkeypatc
     secret.write_text("S2I_TRITON_GRPC=do-not-show")
     (static / "leak.txt").symlink_to(secret)
     (static / "up").symlink_to(tmp_path, target_is_directory=True)
-    monkeypatch.setattr(client.app, "STATIC_DIR", static)
-    app = client.app.create_app(Settings(model_repository=tmp_path / "none"))
+    monkeypatch.setattr(sketch2idol.gateway.app, "STATIC_DIR", static)
+    app = sketch2idol.gateway.app.create_app(Settings(model_repository=tmp_path / "none"))
 
     async def fetch(paths):  # in process, no lifespan: the app's Triton link is never opened
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -1,12 +1,12 @@
 """The manifests say what the code says: one source of truth, checked, not two lists.
 
-- Triton's command line is the launcher's (sketch2idol/serving/tritonserver.py): same flags
+- Triton's command line is the launcher's (sketch2idol/launch/tritonserver.py): same flags
   and values, the container ports are its ports, the probes use its readiness path.
 - The gateway's command line parses with the real CLI, its port, probes and Ingress paths
-  are the app's routes, its S2I_* variables are ones client/settings.py reads.
+  are the app's routes, its S2I_* variables are ones sketch2idol/gateway/settings.py reads.
 - The init container's export parses with the real `sketch2idol export` and makes a valid
   DeploymentOptions for each overlay's runtime.
-- Every model name in the autoscaling rule and the dashboard is sketch2idol.contract's;
+- Every model name in the autoscaling rule and the dashboard is sketch2idol.core.contract's;
   every gateway metric the dashboard plots is one the gateway registers.
 - The shutdown timings nest: preStop > gRPC connection age, grace > preStop + drain.
 """
@@ -32,17 +32,17 @@ from k8s_manifests import (
     port_number,
 )
 
-from client.app import create_app
-from client.metrics import GatewayMetrics
-from client.settings import Settings
-from export import PRECISIONS, RUNTIMES
-from export.triton_config import DeploymentOptions
-from sketch2idol import contract
 from sketch2idol.cli import build_parser
-from sketch2idol.commands import gateway as gateway_command
-from sketch2idol.commands.gateway import run_gateway
-from sketch2idol.commands.repository import run_export
-from sketch2idol.serving.tritonserver import TritonInstallation, TritonServer
+from sketch2idol.cli import gateway as gateway_command
+from sketch2idol.cli.gateway import run_gateway
+from sketch2idol.cli.repository import run_export
+from sketch2idol.core import contract
+from sketch2idol.export import PRECISIONS, RUNTIMES
+from sketch2idol.export.triton_config import DeploymentOptions
+from sketch2idol.gateway.app import create_app, route_paths
+from sketch2idol.gateway.metrics import GatewayMetrics
+from sketch2idol.gateway.settings import Settings
+from sketch2idol.launch.tritonserver import TritonInstallation, TritonServer
 
 #: Launcher flags a pod does without, and why.
 LAUNCHER_ONLY = {
@@ -157,7 +157,7 @@ def test_gateway_command_line_routes_and_settings(rendered, overlay, monkeypatch
     grpc = next(p for p in triton_service["spec"]["ports"] if p["name"] == "grpc")
     assert int(port) == grpc["port"] == int(Settings().triton_grpc.rsplit(":", 1)[1])
 
-    routes = {getattr(route, "path", None) for route in create_app(Settings()).routes}
+    routes = route_paths(create_app(Settings()))
     assert front["livenessProbe"]["httpGet"]["path"] in routes
     assert front["startupProbe"]["httpGet"]["path"] in routes
     assert front["readinessProbe"]["httpGet"]["path"] == "/readyz" and "/readyz" in routes
@@ -175,7 +175,7 @@ def test_gateway_command_line_routes_and_settings(rendered, overlay, monkeypatch
     assert monitor["spec"]["endpoints"][0]["path"] in routes
 
     # Every S2I_* variable is one Settings reads, and its value is accepted.
-    readable = set(re.findall(r'"(S2I_[A-Z_]+)"', inspect.getsource(Settings.from_env)))
+    readable = {Settings.variable(name) for name in Settings.model_fields}
     release = rendered[overlay].config_map("model-release")["data"]["MODEL_RELEASE"]
     for entry in front["env"]:
         if entry["name"].startswith("S2I_"):
@@ -265,7 +265,7 @@ def test_dashboard_plots_metrics_the_gateway_registers():
     used = {name for expr in promql_expressions().values()
             for name in re.findall(r"\b(sketch2idol_gateway_[a-z_]+)\b", expr)}
     assert used and used <= registered, used - registered
-    routes = {getattr(route, "path", None) for route in create_app(Settings()).routes}
+    routes = route_paths(create_app(Settings()))
     for expr in promql_expressions().values():
         for route in re.findall(r'route="([^"]+)"', expr):
             assert route in routes, route

@@ -25,8 +25,8 @@ import tritonclient.http as httpclient
 from k8s_manifests import REPO, container, flag_values
 from test_consistency import promql_expressions
 
-from sketch2idol import contract
-from sketch2idol.serving.tritonserver import free_ports
+from sketch2idol.core import contract
+from sketch2idol.launch.tritonserver import free_ports
 
 READY_TIMEOUT_S = 180
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from test_consistency import ADAPTER_VALUES, promql_expressions
 
-from sketch2idol import contract
+from sketch2idol.core import contract
 
 INSTALL_WAIT_S = 300  # `make system-deps` may still be installing prometheus
 NAMESPACE = "sketch2idol"

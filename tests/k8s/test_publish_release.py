@@ -1,5 +1,6 @@
 """k8s/base/scripts/publish-release.sh, the Triton pods' init container, run here with `sh`
-and stand-ins for `sketch2idol export`, `python -m export.tensorrt` and `nvidia-smi` that
+and stand-ins for `sketch2idol export`, `python -m sketch2idol.export.tensorrt` and `nvidia-smi`
+that
 record their arguments: a release is exported once, published atomically (two pods racing
 publish one copy), never rewritten, and a TensorRT release refuses a different GPU. The
 export command line it runs parses with the real CLI.
@@ -16,7 +17,7 @@ import pytest
 from k8s_manifests import K8S
 
 from sketch2idol.cli import build_parser
-from sketch2idol.commands.repository import run_export
+from sketch2idol.cli.repository import run_export
 
 SCRIPT = K8S / "base" / "scripts" / "publish-release.sh"
 
@@ -139,7 +140,7 @@ def test_tensorrt_release_is_pinned_to_its_gpu(bench):
     export, plans = calls(root)
     args = build_parser().parse_args(export.split())
     assert (args.runtime, args.device) == ("tensorrt", "gpu")
-    assert plans.startswith("python -m export.tensorrt --repository ") and \
+    assert plans.startswith("python -m sketch2idol.export.tensorrt --repository ") and \
         plans.endswith("--trtexec /usr/local/bin/trtexec")
     release = root / "models" / "releases" / "r1"
     assert (release / "GPU").read_text().strip() == "NVIDIA H100"

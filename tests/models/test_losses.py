@@ -1,6 +1,6 @@
 import torch
 
-from sketch2idol.models.losses import flat_detail_l1, region_colour_l1
+from sketch2idol.core.models.losses import flat_detail_l1, region_colour_l1
 
 
 def two_regions(size=32, small=4):

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2idol.contract import FEATURE_DIM, LOOK_DIM
-from sketch2idol.geometry import COMPONENTS, SUPPORTED_SIZES, component_windows
-from sketch2idol.models.autoencoder import define_autoencoders
-from sketch2idol.models.components import blank_mask, composite, crop_components
-from sketch2idol.models.discriminator import define_discriminator
-from sketch2idol.models.generator import GeneratorConfig, define_generator
-from sketch2idol.models.losses import line_weighted_l1
-from sketch2idol.models.tensors import sketch_batch
+from sketch2idol.core.contract import FEATURE_DIM, LOOK_DIM
+from sketch2idol.core.geometry import COMPONENTS, SUPPORTED_SIZES, component_windows
+from sketch2idol.core.models.autoencoder import define_autoencoders
+from sketch2idol.core.models.components import blank_mask, composite, crop_components
+from sketch2idol.core.models.discriminator import define_discriminator
+from sketch2idol.core.models.generator import GeneratorConfig, define_generator
+from sketch2idol.core.models.losses import line_weighted_l1
+from sketch2idol.core.models.tensors import sketch_batch
 
 
 @pytest.mark.parametrize("size", SUPPORTED_SIZES)

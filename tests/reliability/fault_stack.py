@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 from gateway_process import start_gateway
 
-from client.supervisor import GatewayProcess
-from sketch2idol.serving.tritonserver import TritonServer, free_ports
+from sketch2idol.launch.supervisor import GatewayProcess
+from sketch2idol.launch.tritonserver import TritonServer, free_ports
 
 
 def copy_repository(repository: Path, destination: Path) -> Path:

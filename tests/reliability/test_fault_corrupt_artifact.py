@@ -32,9 +32,9 @@ from fault_traffic import Traffic, describe, ok_count, tally
 from tritonclient.utils import InferenceServerException
 
 from benchmarks.loadgen import png_payloads
-from export.samples import HELDOUT_SEED, render_sketches
-from sketch2idol import contract
-from sketch2idol.serving.tritonserver import startup_errors
+from sketch2idol.core import contract
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.launch.tritonserver import startup_errors
 
 CORRUPTED = "index_remainder.faiss"
 ALL_MODELS = [*contract.COMPOSING_MODELS, contract.ENSEMBLE]

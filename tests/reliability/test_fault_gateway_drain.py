@@ -25,7 +25,7 @@ from fault_stack import (
 from fault_traffic import post_sketch
 
 from benchmarks.loadgen import png_payloads
-from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
 
 IN_FLIGHT = 4
 FROZEN_S = 2.0  # how long Triton keeps them waiting after the SIGTERM

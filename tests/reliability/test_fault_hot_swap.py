@@ -2,7 +2,7 @@
 
 The bank grows the way an operator grows it: the training set gains faces (here the next
 12 procedural faces of the training seed, 5000..5011, as `data synth --count 5012` would
-render them), `python -m export.bank_version` writes manifold_projection version 2 (the
+render them), `python -m sketch2idol.export.bank_version` writes manifold_projection version 2 (the
 5000 rows of version 1 plus the 12 new ones, encoded by the stage-1 encoders) beside
 version 1, and `load_model` swaps it in while three clients keep drawing those very faces;
 then it is rolled back (version 2 moved out of the directory, load again).
@@ -33,10 +33,10 @@ from fault_stack import (
 from fault_traffic import Traffic, describe, ok_count, tally
 
 from benchmarks.loadgen import png_payloads
-from export.repository import TRAINING_DATA
-from sketch2idol import contract
-from sketch2idol.data import dataset
-from sketch2idol.data.synth import sample_id, write_sample
+from sketch2idol.core import contract
+from sketch2idol.core.data import dataset
+from sketch2idol.core.data.synth import sample_id, write_sample
+from sketch2idol.export.repository import TRAINING_DATA
 from sketch2idol.serving.integrity import verify_manifest
 
 FIRST_NEW = 5000  # the default bank holds faces 0..4999 of the training seed
@@ -81,8 +81,9 @@ def test_a_grown_bank_is_swapped_in_under_load_without_a_failed_request(
         with Traffic(url, payloads, CLIENTS) as traffic:
             traffic.wait_for(lambda done: ok_count(done) >= 2 * CLIENTS, 60, "serving")
             written = subprocess.run(
-                [sys.executable, "-m", "export.bank_version", "--repository", str(repository),
-                 "--data", str(data)], capture_output=True, text=True, timeout=300)
+                [sys.executable, "-m", "sketch2idol.export.bank_version",
+                 "--repository", str(repository), "--data", str(data)],
+                capture_output=True, text=True, timeout=300)
             assert written.returncode == 0, written.stderr
             version_2 = repository / contract.PROJECTION / "2"
             verify_manifest(version_2)

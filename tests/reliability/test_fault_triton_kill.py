@@ -25,7 +25,7 @@ from fault_stack import (
 from fault_traffic import Traffic, describe, ok_count, tally
 
 from benchmarks.loadgen import png_payloads
-from export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
 
 DEADLINE_S = 3.0  # S2I_TRITON_DEADLINE_S for these tests
 #: Decoding, framing and encoding around the Triton call, on two busy cores.

@@ -1,4 +1,4 @@
-"""The FAISS projection engine against the NumPy oracle (sketch2idol.manifold), the artifact
+"""The FAISS projection engine against the NumPy oracle (sketch2idol.core.manifold), the artifact
 files, and the Triton adapter driven through a stand-in for triton_python_backend_utils."""
 
 import json
@@ -13,12 +13,12 @@ import pytest
 from safetensors.numpy import load_file as load_numpy
 from triton_stand_in import FakeTensor
 
-from sketch2idol import manifold
-from sketch2idol.contract import FEATURE_DIM, FEATURES, NEIGHBORS, NUMPY_DTYPES, PROJECTED, T
-from sketch2idol.geometry import COMPONENTS
+from sketch2idol.core import manifold
+from sketch2idol.core.contract import FEATURE_DIM, FEATURES, NEIGHBORS, NUMPY_DTYPES, PROJECTED, T
+from sketch2idol.core.geometry import COMPONENTS
+from sketch2idol.core.weights import BANK, DEFAULT_WEIGHTS, MANIFEST
 from sketch2idol.serving import knn, projection_model
 from sketch2idol.serving.integrity import IntegrityError, verify_manifest, write_manifest
-from sketch2idol.weights import BANK, DEFAULT_WEIGHTS, MANIFEST
 
 ROWS, BATCH, K = 300, 7, 10
 C = len(COMPONENTS)
@@ -258,8 +258,8 @@ def test_validate_t_names_each_bad_row(engine):
     t[5] = [0.0, 1.0, 0.0, 1.0, 0.0]
     errors = engine.validate_t(t)
     assert errors[0] is None and errors[5] is None
-    assert errors[1] == ("T must be in [0, 1] (1 keeps the drawing, 0 snaps to the manifold); "
-                         "got nan for nose")
+    assert errors[1] == ("T must be in [0, 1] (1 keeps the drawing, 0 snaps to the learned "
+                         "faces); got nan for nose")
     assert errors[2].endswith("got -0.1 for left_eye")
     assert errors[3].endswith("got 1.5 for remainder")
     assert errors[4].endswith("got inf for right_eye")

@@ -6,30 +6,13 @@ the real runner on an exported two-input generator graph."""
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
-from triton_stand_in import FakeTensor
+from triton_stand_in import FAKE_PB_UTILS
 
-from sketch2idol import contract
-from sketch2idol.looks import check_appearance, look_vector, named_look
+from sketch2idol.core import contract
+from sketch2idol.core.looks import check_appearance, look_vector, named_look
 from sketch2idol.serving.onnx_model import OnnxBatchRunner, TritonPythonModel
-
-
-class FakeError:
-    INVALID_ARG, INTERNAL = "INVALID_ARG", "INTERNAL"
-
-    def __init__(self, message, code=None):
-        self.message, self.code = message, code
-
-
-FAKE_PB_UTILS = types.SimpleNamespace(
-    Tensor=FakeTensor, TritonError=FakeError,
-    InferenceResponse=lambda output_tensors, error=None: types.SimpleNamespace(
-        outputs={t.name(): t.as_numpy() for t in output_tensors}, error=error),
-    get_input_tensor_by_name=lambda request, name: FakeTensor(name, request[name])
-    if name in request else None)
 
 
 class DoublingRunner:
@@ -131,7 +114,7 @@ def test_an_appearance_that_is_not_a_look_fails_only_its_own_request(kind):
     np.testing.assert_allclose(responses[2].outputs[contract.FACE], [30 + IDOL[0]] * 2)
     error = responses[1].error
     assert error.code == "INVALID_ARG"
-    assert error.message == check_appearance(bad)  # the reason sketch2idol.looks gives
+    assert error.message == check_appearance(bad)  # the reason sketch2idol.core.looks gives
     assert responses[0].error is None and responses[2].error is None
 
 

@@ -7,7 +7,7 @@ names what was wrong, no Python-backend stub dies or restarts, and afterwards th
 ready and a correct request gives the same face as before.
 
 The cases are built from what the server itself says about each model (metadata and
-config), checked against sketch2idol/contract.py.
+config), checked against sketch2idol/core/contract.py.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from export.samples import HELDOUT_SEED, render_sketches
-from sketch2idol import contract
-from sketch2idol.looks import look_vector, resolve_look
-from sketch2idol.serving.tritonserver import stub_processes
+from sketch2idol.core import contract
+from sketch2idol.core.looks import look_vector, resolve_look
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches
+from sketch2idol.launch.tritonserver import stub_processes
 
 MODELS = (contract.ENSEMBLE, *contract.COMPOSING_MODELS)
 PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
@@ -33,7 +33,7 @@ PROTOCOLS = {"http": httpclient, "grpc": grpcclient}
 WRONG_DATATYPE = {"UINT8": "FP32", "FP32": "INT64", "INT64": "FP32"}
 #: The default look: a valid APPEARANCE row.
 DEFAULT_LOOK = look_vector(resolve_look())
-#: What the generator says about an APPEARANCE outside [0, 1] (sketch2idol.looks).
+#: What the generator says about an APPEARANCE outside [0, 1] (sketch2idol.core.looks).
 OUT_OF_RANGE = "APPEARANCE values must lie in"
 
 

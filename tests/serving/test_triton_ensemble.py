@@ -18,11 +18,11 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from ensemble_request import ensemble_inputs
 
-from export.samples import HELDOUT_SEED, render_sketches, sample_looks
-from sketch2idol import contract
-from sketch2idol.pipeline import Pipeline
+from sketch2idol.core import contract
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches, sample_looks
+from sketch2idol.launch.tritonserver import TritonServer, TritonStartError, free_ports
 from sketch2idol.serving.projection_model import SEARCH_DURATION_METRIC
-from sketch2idol.serving.tritonserver import TritonServer, TritonStartError, free_ports
 
 T_CASES = np.array([[1.0] * 5, [0.5] * 5, [0.0] * 5, [1.0, 0.0, 0.5, 0.25, 0.75]], np.float32)
 #: One look per case: two named looks and two random looks of the training distribution.

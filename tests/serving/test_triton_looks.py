@@ -4,7 +4,8 @@ that the dynamic batcher runs together each keep their own.
 
 Weights that ignore the look (the untrained interim generator: its FiLM projections start at
 zero) would make these tests vacuous, so this module serves a look probe
-(export/graphs.look_probe: the same generator with its FiLM layers randomised) in place of
+(sketch2idol/export/graphs.look_probe: the same generator with its FiLM layers randomised) in place
+of
 the exported generator, in a copy of the session's repository on a server of its own, and
 compares it with the reference pipeline holding the same probe. Every other model is the
 session's export, unchanged.
@@ -21,16 +22,16 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from ensemble_request import ensemble_inputs
 
-from export.graphs import generator_graph, look_probe
-from export.onnx_export import export_onnx
-from export.repository import ONNX_FILE, VERSION
-from export.samples import HELDOUT_SEED, render_sketches, sample_looks
-from sketch2idol import contract
-from sketch2idol.looks import look_vector, named_look
-from sketch2idol.pipeline import Pipeline
+from sketch2idol.core import contract
+from sketch2idol.core.looks import look_vector, named_look
+from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.weights import load_weights
+from sketch2idol.export.graphs import generator_graph, look_probe
+from sketch2idol.export.onnx_export import export_onnx
+from sketch2idol.export.repository import ONNX_FILE, VERSION
+from sketch2idol.export.samples import HELDOUT_SEED, render_sketches, sample_looks
+from sketch2idol.launch.tritonserver import TritonServer, free_ports
 from sketch2idol.serving.integrity import write_manifest
-from sketch2idol.serving.tritonserver import TritonServer, free_ports
-from sketch2idol.weights import load_weights
 
 T = np.full((1, 5), 0.5, np.float32)
 IDOL, OCEAN = (look_vector(named_look(name)) for name in ("idol", "ocean"))

@@ -21,7 +21,7 @@ import pytest
 import tritonclient.http as http_client
 
 from sketch2idol.cli import main
-from sketch2idol.serving.tritonserver import (
+from sketch2idol.launch.tritonserver import (
     TritonServer,
     TritonStartError,
     free_port,

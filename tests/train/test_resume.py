@@ -4,14 +4,14 @@ import json
 import pytest
 import torch
 
-from sketch2idol.data.synth import synthesize
-from sketch2idol.models.discriminator import DiscriminatorConfig
-from sketch2idol.models.generator import GeneratorConfig
-from sketch2idol.train.checkpoint import CHECKPOINT_NAME
-from sketch2idol.train.config import Stage1Config, Stage2Config
-from sketch2idol.train.loop import run_training
-from sketch2idol.train.stage1 import Stage1Trainer
-from sketch2idol.train.stage2 import Stage2Trainer
+from sketch2idol.core.data.synth import synthesize
+from sketch2idol.core.models.discriminator import DiscriminatorConfig
+from sketch2idol.core.models.generator import GeneratorConfig
+from sketch2idol.core.train.checkpoint import CHECKPOINT_NAME
+from sketch2idol.core.train.config import Stage1Config, Stage2Config
+from sketch2idol.core.train.loop import run_training
+from sketch2idol.core.train.stage1 import Stage1Trainer
+from sketch2idol.core.train.stage2 import Stage2Trainer
 
 DEVICE = torch.device("cpu")
 
@@ -79,7 +79,7 @@ def test_stage2_resume_gives_the_same_next_step(face_set, tmp_path):
 
 
 def test_an_existing_run_is_not_overwritten(face_set, tmp_path):
-    from sketch2idol.errors import UserError
+    from sketch2idol.core.errors import UserError
 
     train(Stage1Trainer, stage1_config(face_set, 1), tmp_path)
     with pytest.raises(UserError, match="--resume"):
@@ -87,9 +87,9 @@ def test_an_existing_run_is_not_overwritten(face_set, tmp_path):
 
 
 def test_stage1_learns_from_casual_drawings_towards_the_detailed_sketch(face_set):
-    from sketch2idol.data import dataset
-    from sketch2idol.data.augment import Stage1Augment
-    from sketch2idol.train.stage1 import DrawingPairs
+    from sketch2idol.core.data import dataset
+    from sketch2idol.core.data.augment import Stage1Augment
+    from sketch2idol.core.train.stage1 import DrawingPairs
 
     pairs = DrawingPairs(face_set, Stage1Augment(), seed=0, casual_prob=0.5)
     samples = [pairs[(epoch, i)] for epoch in range(4) for i in range(len(pairs))]
@@ -107,7 +107,7 @@ def test_stage1_learns_from_casual_drawings_towards_the_detailed_sketch(face_set
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(face_set, tmp_path):
-    from sketch2idol.errors import UserError
+    from sketch2idol.core.errors import UserError
 
     source, tuned = tmp_path / "source", tmp_path / "tuned"
     train(Stage1Trainer, stage1_config(face_set, 2), source)
@@ -131,8 +131,8 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(face_set, tmp_path
 
 
 def test_stage2_learns_from_refined_casual_drawings_too(face_set, tmp_path):
-    from sketch2idol.data import dataset
-    from sketch2idol.train.refined import RefinedPairs, build_refined_cache, refined_path
+    from sketch2idol.core.data import dataset
+    from sketch2idol.core.train.refined import RefinedPairs, build_refined_cache, refined_path
 
     stage1 = tmp_path / "stage1"
     train(Stage1Trainer, stage1_config(face_set, 1), stage1)
@@ -154,7 +154,7 @@ def test_stage2_learns_from_refined_casual_drawings_too(face_set, tmp_path):
 
 
 def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_set, tmp_path):
-    from sketch2idol.errors import UserError
+    from sketch2idol.core.errors import UserError
 
     teacher = tmp_path / "teacher"
     train(Stage1Trainer, stage1_config(face_set, 2), teacher)
@@ -178,7 +178,7 @@ def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_s
 
 
 def test_the_learning_rate_decays_linearly_over_the_last_steps():
-    from sketch2idol.train.loop import learning_rate
+    from sketch2idol.core.train.loop import learning_rate
 
     assert [learning_rate(1.0, step, 10, 0) for step in range(10)] == [1.0] * 10
     rates = [learning_rate(1.0, step, 10, 4) for step in range(10)]

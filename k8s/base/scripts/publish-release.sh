@@ -71,7 +71,7 @@ echo "publish-release: exporting release $MODEL_RELEASE ($EXPORT_RUNTIME $EXPORT
 sketch2idol export --weights "$WEIGHTS" --out "$staging/repository" \
   --runtime "$EXPORT_RUNTIME" $EXPORT_ARGS
 if [ "$EXPORT_RUNTIME" = tensorrt ]; then
-  python -m export.tensorrt --repository "$staging/repository" --trtexec "$TRTEXEC"
+  python -m sketch2idol.export.tensorrt --repository "$staging/repository" --trtexec "$TRTEXEC"
   gpu_name > "$staging/GPU"
 fi
 {

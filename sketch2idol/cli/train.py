@@ -1,0 +1,142 @@
+"""`sketch2idol train stage1|stage2`: train the models, with progress, grids and resume."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from sketch2idol.cli.data import positive_int
+from sketch2idol.core.errors import UserError
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="training data set directory "
+                        "(default: data/synth; ignored with --resume)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory, e.g. runs/NAME")
+    parser.add_argument("--steps", type=positive_int, help="total optimisation steps")
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--lr-decay-steps", type=int, metavar="N",
+                        help="decay the learning rate linearly to 0 over the last N steps "
+                             "(0: constant)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--sample-every", type=positive_int,
+                        help="steps between sample grids (samples_<step>.png)")
+    parser.add_argument("--checkpoint-every", type=positive_int)
+    parser.add_argument("--loader-workers", type=int, help="data-loader processes")
+    parser.add_argument("--device", help="auto (CUDA when present), cpu or cuda[:N]")
+    parser.add_argument("--init-from", type=Path, metavar="RUN",
+                        help="start from the weights of the run in RUN (a fine-tune: fresh "
+                             "optimizers, step 0) instead of at random")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoint")
+    parser.add_argument("--debug", action="store_true",
+                        help="smoke test: 4 steps of batch 2, a grid every 2 steps")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    train = groups.add_parser("train", help="train stage 1 or stage 2",
+                              description="Train the stage-1 autoencoders (and feature bank) "
+                                          "or the stage-2 generator.")
+    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    stage1 = stages.add_parser(
+        "stage1", help="component autoencoders + feature bank",
+        description="Train the five component autoencoders on augmented training sketches, "
+                    "then encode the feature bank (bank.npz) into the run directory.")
+    add_common(stage1)
+    stage1.add_argument("--casual-prob", type=probability, metavar="P",
+                        help="share of inputs that are casual drawings (default 0)")
+    stage1.add_argument("--teacher", type=Path, metavar="RUN",
+                        help="a trained stage-1 run: train only the encoders, so that a "
+                             "drawing encodes to the feature RUN's encoder gives its "
+                             "detailed sketch; the decoders stay RUN's")
+    stage1.set_defaults(handler=run_stage1)
+    stage2 = stages.add_parser(
+        "stage2", help="pix2pixHD generator on stage-1 outputs",
+        description="Train the generator (and its multi-scale discriminator) on the stage-1 "
+                    "refined sketches of the training set; they are computed once and cached "
+                    "in the stage-1 run directory.")
+    add_common(stage2)
+    stage2.add_argument("--stage1", type=Path, help="stage-1 run directory (default runs/stage1)")
+    stage2.add_argument("--train-size", type=positive_int,
+                        help="train at this image side (area-downsampled), e.g. 128 for the "
+                             "cheap first phase, then --resume --train-size 256")
+    stage2.set_defaults(handler=run_stage2)
+
+
+def resolve_config(args: argparse.Namespace, cls):
+    from sketch2idol.core.train.checkpoint import has_checkpoint
+    from sketch2idol.core.train.config import read_config
+
+    if args.resume:
+        if not has_checkpoint(args.out):
+            raise UserError(f"--resume given but {args.out} holds no checkpoint")
+        config = read_config(args.out, cls)
+    else:
+        config = cls()
+    overrides = {"data": args.data, "steps": args.steps, "batch_size": args.batch_size,
+                 "lr": args.lr, "lr_decay_steps": args.lr_decay_steps, "seed": args.seed,
+                 "sample_every": args.sample_every,
+                 "checkpoint_every": args.checkpoint_every,
+                 "loader_workers": args.loader_workers, "device": args.device,
+                 "stage1": getattr(args, "stage1", None),
+                 "train_size": getattr(args, "train_size", None),
+                 "init_from": args.init_from,
+                 "casual_prob": getattr(args, "casual_prob", None),
+                 "teacher": getattr(args, "teacher", None)}
+    if args.resume:
+        if args.init_from:
+            raise UserError("--init-from starts a new run; --resume continues one: pass one")
+        # a run keeps its inputs
+        overrides["data"] = overrides["stage1"] = overrides["teacher"] = None
+    if args.debug:
+        overrides.update(steps=4, batch_size=2, sample_every=2, checkpoint_every=2,
+                         loader_workers=0)
+    values = {key: (str(value) if isinstance(value, Path) else value)
+              for key, value in overrides.items() if value is not None}
+    config = dataclasses.replace(config, **{k: v for k, v in values.items()
+                                            if k in {f.name for f in dataclasses.fields(cls)}})
+    if not Path(config.data).is_dir():
+        raise UserError(f"training data {config.data} is not a directory (make it with "
+                        "`make data` or pass --data)")
+    return config
+
+
+def run(args: argparse.Namespace, config_cls, trainer_cls) -> int:
+    from sketch2idol.core.train.loop import run_training
+    from sketch2idol.core.train.runtime import pick_device, seed_everything
+
+    config = resolve_config(args, config_cls)
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    trainer = trainer_cls(config, device)
+    step = run_training(trainer, args.out, resume=args.resume, progress=not args.quiet)
+    print(f"{args.out}: trained to step {step} on {device}; losses.png, samples_*.png and "
+          "checkpoint.pt are there")
+    return 0
+
+
+def run_stage1(args: argparse.Namespace) -> int:
+    from sketch2idol.core.train.config import Stage1Config
+    from sketch2idol.core.train.stage1 import Stage1Trainer
+
+    return run(args, Stage1Config, Stage1Trainer)
+
+
+def run_stage2(args: argparse.Namespace) -> int:
+    from sketch2idol.core.train.config import Stage2Config
+    from sketch2idol.core.train.stage2 import Stage2Trainer
+
+    return run(args, Stage2Config, Stage2Trainer)

@@ -1,0 +1,71 @@
+"""A held-out face set in memory: drawings, ground truth, looks and label maps.
+
+Procedural sets carry their renderer parameters, so every face's true look is known; sets
+made by `data synth` also carry a casual drawing and a label map per face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sketch2idol.core.data import dataset
+from sketch2idol.core.looks import look_from_params, look_vector
+
+#: Faces averaged into the "average training face" baseline.
+AVERAGE_FACE_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    ids: list[str]
+    sketches: np.ndarray  # uint8 [N, S, S] detailed sketches
+    photos: np.ndarray  # uint8 [N, S, S, 3] ground truth
+    looks: np.ndarray  # float32 [N, LOOK_DIM] each face's own look
+    params: list[dict]  # renderer parameters
+    casual: np.ndarray | None  # uint8 [N, S, S] casual drawings, if the set has them
+    labels: np.ndarray | None  # uint8 [N, S, S] label maps, if the set has them
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _optional_stack(paths: list[Path], read) -> np.ndarray | None:
+    if not all(path.exists() for path in paths):
+        return None
+    return np.stack([read(path) for path in paths])
+
+
+def load_heldout(data_dir: Path, count: int) -> HeldOut:
+    rows = dataset.read_manifest(data_dir)[:count]
+    if not rows:
+        raise FileNotFoundError(f"{data_dir} holds no samples")
+    if any("params" not in row for row in rows):
+        raise ValueError(f"{data_dir} records no renderer parameters, so the faces' looks are "
+                         "unknown: evaluate on a `sketch2idol data synth` set")
+    ids = [row["id"] for row in rows]
+    return HeldOut(
+        ids=ids,
+        sketches=np.stack([dataset.read_grey(dataset.sketch_path(data_dir, i)) for i in ids]),
+        photos=np.stack([dataset.read_rgb(dataset.photo_path(data_dir, i)) for i in ids]),
+        looks=np.stack([look_vector(look_from_params(row["params"])) for row in rows]),
+        params=[row["params"] for row in rows],
+        casual=_optional_stack([dataset.casual_path(data_dir, i) for i in ids],
+                               dataset.read_grey),
+        labels=_optional_stack([dataset.labels_path(data_dir, i) for i in ids],
+                               dataset.read_grey),
+    )
+
+
+def average_face(train_dir: Path, count: int = AVERAGE_FACE_COUNT) -> np.ndarray:
+    """The mean of the first `count` training photos, uint8 [S, S, 3]: the blur baseline."""
+    ids = [row["id"] for row in dataset.read_manifest(train_dir)[:count]]
+    if not ids:
+        raise FileNotFoundError(f"{train_dir} holds no samples to average")
+    total = None
+    for sample_id in ids:
+        photo = dataset.read_rgb(dataset.photo_path(train_dir, sample_id)).astype(np.float64)
+        total = photo if total is None else total + photo
+    return np.clip(np.round(total / len(ids)), 0, 255).astype(np.uint8)

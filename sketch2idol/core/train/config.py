@@ -1,0 +1,121 @@
+"""Run configurations: one dataclass per stage, written next to every checkpoint.
+
+`config.json` in a run directory holds the resolved config and, under "changed", the
+settings that differ from the defaults, so a run explains itself months later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sketch2idol.core.data.augment import Stage1Augment, Stage2Augment
+from sketch2idol.core.models.autoencoder import AutoencoderConfig
+from sketch2idol.core.models.discriminator import DiscriminatorConfig
+from sketch2idol.core.models.generator import GeneratorConfig
+
+CONFIG_NAME = "config.json"
+
+# The defaults are the recipe of the shipped weights/default (see its README.md), so
+# `make train` reproduces them; on a GPU, raise --steps (and --batch-size) freely.
+
+
+@dataclass
+class Stage1Config:
+    data: str = "data/synth"
+    size: int | None = None  # image side; None = the data set's (resolved when training)
+    steps: int = 2800
+    batch_size: int = 8
+    lr: float = 5e-4
+    lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
+    line_weight: float = 10.0
+    casual_prob: float = 0.0  # share of inputs that are casual drawings (if the data has them)
+    # A trained stage-1 run: train only the encoders, so that a drawing (casual or detailed)
+    # encodes to the feature the teacher's encoder gives the face's detailed sketch; the
+    # decoders stay the teacher's. (With the plain L1 objective, casual drawings drove the
+    # decoders to blank output: weights/default/README.md, "Stage 1 and casual drawings".)
+    teacher: str | None = None
+    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
+    seed: int = 0
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    loader_workers: int = 2
+    device: str = "auto"
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    augment: Stage1Augment = field(default_factory=Stage1Augment)
+
+
+@dataclass
+class Stage2Config:
+    data: str = "data/synth"
+    stage1: str = "runs/stage1"
+    # The first phase of the shipped schedule: 128², batch 8; `make train` then continues
+    # the run at 256², batch 4 (--resume --train-size 256 --batch-size 4 --steps 2000).
+    steps: int = 900
+    batch_size: int = 8
+    lr: float = 2e-4
+    lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
+    lambda_feature_matching: float = 10.0
+    lambda_l1: float = 20.0
+    t_values: tuple[float, ...] = (0.0, 0.5, 1.0)
+    train_size: int | None = 128  # train at this side (area-downsampled); None = the data's
+    casual_prob: float = 0.5  # share of inputs refined from casual drawings (if the data has them)
+    lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
+    lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
+    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
+    seed: int = 0
+    sample_every: int = 250
+    checkpoint_every: int = 100
+    loader_workers: int = 2
+    device: str = "auto"
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    augment: Stage2Augment = field(default_factory=Stage2Augment)
+
+
+def to_dict(config) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def changed_settings(config) -> dict:
+    """The settings of `config` that differ from its class's defaults (dotted names)."""
+    def flatten(value, prefix=""):
+        if isinstance(value, dict):
+            out = {}
+            for key, inner in value.items():
+                out.update(flatten(inner, f"{prefix}{key}."))
+            return out
+        return {prefix[:-1]: value}
+
+    ours, defaults = flatten(to_dict(config)), flatten(to_dict(type(config)()))
+    return {key: value for key, value in ours.items() if defaults.get(key) != value}
+
+
+def from_dict(cls, values: dict):
+    """Rebuild a (nested) config dataclass from `to_dict` output."""
+    kwargs = {}
+    for item in dataclasses.fields(cls):
+        if item.name not in values:
+            continue
+        value = values[item.name]
+        default = item.default_factory() if item.default_factory is not dataclasses.MISSING \
+            else item.default
+        if dataclasses.is_dataclass(default):
+            value = from_dict(type(default), value)
+        elif isinstance(default, tuple):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[item.name] = value
+    return cls(**kwargs)
+
+
+def write_config(run_dir: Path, config) -> None:
+    document = {"stage": type(config).__name__, "config": to_dict(config),
+                "changed": changed_settings(config)}
+    (Path(run_dir) / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
+
+
+def read_config(run_dir: Path, cls):
+    document = json.loads((Path(run_dir) / CONFIG_NAME).read_text())
+    return from_dict(cls, document["config"])

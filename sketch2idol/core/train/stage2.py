@@ -1,0 +1,118 @@
+"""Stage 2: train the look-conditioned generator on stage-1 outputs of the training drawings.
+
+Generator loss = LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1
++ lambda_region * region colour L1 + lambda_flat_detail * flat-region detail L1 (the last
+two read off the label maps); discriminator loss = LSGAN on (refined sketch, real face,
+look) vs (refined sketch, generated face, look). The look is the face's own (its renderer
+parameters), so the generator learns to paint what it is asked for. The input is refined
+from the face's casual drawing with probability `casual_prob` (where the data set has
+them), else from its sketch: at serving time it comes from either kind. With `train_size`
+below the data's size, sketches and faces are area-downsampled first: the cheap
+low-resolution phase of a resolution schedule (the generator is fully convolutional, so the
+same weights continue at full size).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sketch2idol.core.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS
+from sketch2idol.core.data.loader import casual_share
+from sketch2idol.core.models.discriminator import define_discriminator
+from sketch2idol.core.models.generator import define_generator
+from sketch2idol.core.models.losses import (
+    feature_matching_loss,
+    flat_detail_l1,
+    lsgan_loss,
+    region_colour_l1,
+)
+from sketch2idol.core.models.tensors import image_array, to_unit
+from sketch2idol.core.train.config import Stage2Config
+from sketch2idol.core.train.loop import Trainer
+from sketch2idol.core.train.refined import SOURCES, RefinedPairs, build_refined_cache
+
+
+class Stage2Trainer(Trainer):
+    title = "stage 2"
+
+    def __init__(self, config: Stage2Config, device: torch.device):
+        super().__init__(config, device)
+        generator = define_generator(config.generator).to(device)
+        discriminator = define_discriminator(config.discriminator).to(device)
+        self.nets = {"G": generator, "D": discriminator}
+        betas = (0.5, 0.999)
+        self.optimizers = {"G": torch.optim.Adam(generator.parameters(), config.lr, betas=betas),
+                           "D": torch.optim.Adam(discriminator.parameters(), config.lr,
+                                                 betas=betas)}
+        casual_prob = casual_share(Path(config.data), config.casual_prob)
+        sources = SOURCES if casual_prob else SOURCES[:1]  # ("sketch", "casual") / sketches
+        build_refined_cache(Path(config.stage1), Path(config.data), config.t_values, device,
+                            sources=sources)
+        self.use_labels = config.lambda_region > 0 or config.lambda_flat_detail > 0
+        self.data = RefinedPairs(Path(config.data), Path(config.stage1), config.t_values,
+                                 config.augment, config.seed, casual_prob=casual_prob,
+                                 labels=self.use_labels)
+
+    def dataset(self) -> RefinedPairs:
+        return self.data
+
+    def at_train_size(self, images: torch.Tensor) -> torch.Tensor:
+        size = self.config.train_size
+        if size is None or size == images.shape[-1]:
+            return images
+        return F.interpolate(images, size=(size, size), mode="area")
+
+    def label_masks(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(look-region masks [B, R, h, w], flat-region mask [B, 1, h, w]) at the train size
+        (area-downsampled: border pixels count in part) of label maps [B, 1, H, W]."""
+        labels = labels[:, 0].to(self.device)
+        groups = [*FIELD_REGIONS.values(), FLAT_REGIONS]
+        masks = torch.stack([torch.isin(labels, torch.tensor([int(c) for c in classes],
+                                                             device=self.device))
+                             for classes in groups], dim=1).float()
+        masks = self.at_train_size(masks)
+        return masks[:, :-1], masks[:, -1:]
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        G, D = self.nets["G"], self.nets["D"]
+        sketch = self.at_train_size(to_unit(batch["input"].to(self.device)))
+        real = self.at_train_size(to_unit(batch["photo"].to(self.device)))
+        look = batch["look"].to(self.device)
+        fake = G(sketch, look)
+
+        d_fake = D(sketch, fake.detach(), look)
+        d_real = D(sketch, real, look)
+        loss_d = 0.5 * (lsgan_loss(d_fake, real=False) + lsgan_loss(d_real, real=True))
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["D"].step()
+
+        g_fake = D(sketch, fake, look)
+        loss_gan = lsgan_loss(g_fake, real=True)
+        loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
+        loss_l1 = F.l1_loss(fake, real)
+        loss_g = (loss_gan + self.config.lambda_feature_matching * loss_fm
+                  + self.config.lambda_l1 * loss_l1)
+        extra = {}
+        if self.use_labels:
+            regions, flat = self.label_masks(batch["labels"])
+            extra["G_region"] = region_colour_l1(fake, real, regions)
+            extra["G_flat"] = flat_detail_l1(fake, real, flat)
+            loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
+                      + self.config.lambda_flat_detail * extra["G_flat"])
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["G"].step()
+        return {"G": loss_g.item(), "G_gan": loss_gan.item(), "G_fm": loss_fm.item(),
+                "G_l1": loss_l1.item(), **{k: v.item() for k, v in extra.items()},
+                "D": loss_d.item()}
+
+    def sample_columns(self, batch: dict) -> list[np.ndarray]:
+        refined = to_unit(batch["refined"].to(self.device))
+        generated = self.nets["G"](refined, batch["look"].to(self.device))
+        return [batch["drawing"][:, 0].numpy(), batch["refined"][:, 0].numpy(),
+                image_array(generated), batch["photo"].permute(0, 2, 3, 1).numpy()]

@@ -1,0 +1,111 @@
+"""Packaged model weights: what ships in `weights/default/` and what serving loads.
+
+    weights.json               size, network configs, K, component order, bank sample ids,
+                               where the weights came from
+    autoencoders.safetensors   the five component autoencoders (fp16)
+    generator.safetensors      the stage-2 generator (fp16)
+    bank.safetensors           the feature bank [M, 5, 512] (fp16)
+
+Weights are stored in fp16 to keep the repository small and are loaded back as fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import load_file, save_file
+
+from sketch2idol.core.contract import LOOK_DIM, LOOK_FIELDS
+from sketch2idol.core.data.dataset import read_info
+from sketch2idol.core.geometry import COMPONENTS
+from sketch2idol.core.manifold import DEFAULT_K
+from sketch2idol.core.models.autoencoder import AutoencoderConfig, define_autoencoders
+from sketch2idol.core.models.generator import GeneratorConfig, define_generator
+from sketch2idol.core.train.bank import BANK_NAME, read_bank
+from sketch2idol.core.train.checkpoint import load_net_state
+from sketch2idol.core.train.config import Stage1Config, Stage2Config, read_config
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "default"
+MANIFEST = "weights.json"
+AUTOENCODERS = "autoencoders.safetensors"
+GENERATOR = "generator.safetensors"
+BANK = "bank.safetensors"
+
+
+@dataclass
+class Weights:
+    size: int
+    k: int
+    autoencoders: torch.nn.ModuleDict
+    generator: torch.nn.Module
+    bank_ids: list[str]
+    bank_features: np.ndarray  # [M, C, D] float32
+    info: dict
+
+
+def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: (t.half() if t.is_floating_point() else t).contiguous().cpu()
+            for name, t in state.items()}
+
+
+def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
+    """Package two finished runs into a weights directory (fp16 safetensors + weights.json)."""
+    stage1 = read_config(stage1_run, Stage1Config)
+    stage2 = read_config(stage2_run, Stage2Config)
+    autoencoders, steps1 = load_net_state(stage1_run, "autoencoders")
+    generator, steps2 = load_net_state(stage2_run, "G")
+    ids, features = read_bank(Path(stage1_run) / BANK_NAME)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(_half(autoencoders), out / AUTOENCODERS)
+    save_file(_half(generator), out / GENERATOR)
+    save_numpy({"features": features.astype(np.float16)}, out / BANK)
+    info = {
+        "size": stage1.size,
+        "k": DEFAULT_K,
+        "components": list(COMPONENTS),
+        "autoencoder": dataclasses.asdict(stage1.autoencoder),
+        "generator": dataclasses.asdict(stage2.generator),
+        "training": {"stage1_steps": steps1, "stage2_steps": steps2,
+                     "stage1_batch_size": stage1.batch_size,
+                     "stage2_batch_size": stage2.batch_size, "data": stage1.data},
+        # What the bank was made from (dataset.json: kind, seed, size, renderer): lets a
+        # client redraw a procedural neighbour's sketch (the gateway's drawing guide).
+        "data": read_info(stage1.data),
+        "bank_ids": ids,
+    }
+    (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
+    return out
+
+
+def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:
+    path = Path(path)
+    if not (path / MANIFEST).exists():
+        raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
+    info = json.loads((path / MANIFEST).read_text())
+    if tuple(info["components"]) != COMPONENTS:
+        raise ValueError(f"{path}: components {info['components']} != {COMPONENTS}")
+    autoencoders = define_autoencoders(info["size"], AutoencoderConfig(**info["autoencoder"]))
+    autoencoders.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                  for k, v in load_file(path / AUTOENCODERS).items()})
+    generator_config = GeneratorConfig(**info["generator"])
+    if generator_config.look_dim != LOOK_DIM:
+        raise ValueError(f"{path}: the generator takes a look of {generator_config.look_dim} "
+                         f"values, the contract's is {LOOK_DIM} ({', '.join(LOOK_FIELDS)}); "
+                         "retrain or re-export the weights")
+    generator = define_generator(generator_config)
+    generator.load_state_dict({k: v.float() for k, v in load_file(path / GENERATOR).items()})
+    features = load_numpy(path / BANK)["features"].astype(np.float32)
+    if len(features) != len(info["bank_ids"]):
+        raise ValueError(f"{path}: {len(features)} bank rows but {len(info['bank_ids'])} ids")
+    return Weights(size=info["size"], k=info["k"],
+                   autoencoders=autoencoders.to(device).eval(),
+                   generator=generator.to(device).eval(), bank_ids=info["bank_ids"],
+                   bank_features=features, info=info)

@@ -1,0 +1,1 @@
+"""Launchers: the tritonserver process and the demo supervisor (Triton + gateway)."""
