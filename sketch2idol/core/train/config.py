@@ -23,13 +23,28 @@ CONFIG_NAME = "config.json"
 
 
 @dataclass
-class Stage1Config:
+class RunConfig:
+    """What every training run has, whichever stage: its data, schedule, seed, output
+    cadence and device. The stages set their own recipe's defaults for the schedule."""
+
     data: str = "data/synth"
-    size: int | None = None  # image side; None = the data set's (resolved when training)
-    steps: int = 2800
+    steps: int = 1000
     batch_size: int = 8
-    lr: float = 5e-4
+    lr: float = 2e-4
     lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
+    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
+    seed: int = 0
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    loader_workers: int = 2
+    device: str = "auto"
+
+
+@dataclass
+class Stage1Config(RunConfig):
+    steps: int = 2800
+    lr: float = 5e-4
+    size: int | None = None  # image side; None = the data set's (resolved when training)
     line_weight: float = 10.0
     casual_prob: float = 0.0  # share of inputs that are casual drawings (if the data has them)
     # A trained stage-1 run: train only the encoders, so that a drawing (casual or detailed)
@@ -37,26 +52,17 @@ class Stage1Config:
     # decoders stay the teacher's. (With the plain L1 objective, casual drawings drove the
     # decoders to blank output: weights/default/README.md, "Stage 1 and casual drawings".)
     teacher: str | None = None
-    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
-    seed: int = 0
-    sample_every: int = 250
-    checkpoint_every: int = 250
-    loader_workers: int = 2
-    device: str = "auto"
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     augment: Stage1Augment = field(default_factory=Stage1Augment)
 
 
 @dataclass
-class Stage2Config:
-    data: str = "data/synth"
-    stage1: str = "runs/stage1"
+class Stage2Config(RunConfig):
     # The first phase of the shipped schedule: 128², batch 8; `make train` then continues
     # the run at 256², batch 4 (--resume --train-size 256 --batch-size 4 --steps 2000).
     steps: int = 900
-    batch_size: int = 8
-    lr: float = 2e-4
-    lr_decay_steps: int = 0  # the last N steps decay lr linearly to 0 (pix2pixHD's niter_decay)
+    checkpoint_every: int = 100
+    stage1: str = "runs/stage1"
     lambda_feature_matching: float = 10.0
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)
@@ -64,12 +70,6 @@ class Stage2Config:
     casual_prob: float = 0.5  # share of inputs refined from casual drawings (if the data has them)
     lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
     lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
-    init_from: str | None = None  # start from this run's weights (a fine-tune), not at random
-    seed: int = 0
-    sample_every: int = 250
-    checkpoint_every: int = 100
-    loader_workers: int = 2
-    device: str = "auto"
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     augment: Stage2Augment = field(default_factory=Stage2Augment)
