@@ -34,7 +34,7 @@ STAGE2_ARGS   ?=
 STAGE2_FULL_STEPS ?= 4400
 STAGE2_FULL_ARGS  ?= --train-size 256 --batch-size 4
 # Export options for `make model-repository` (see `sketch2idol export --help`). int8: every
-# conv but the first/last 7x7 and the last upsampling conv; end-to-end face SSIM 0.9906 vs
+# conv but the first/last 7x7 and the last upsampling conv; end-to-end face SSIM 0.9894 vs
 # fp32 for the look-conditioned generator (benchmarks/bench_int8.py, README).
 EXPORT_ARGS   ?= --precision int8
 REPOSITORY_STAMP := model_repository/export_report.json
