@@ -10,7 +10,7 @@ each convolution kind counted from the graph before optimisation (shape inferenc
 (MACs x 2 / its kernel time) — why a network reaches the share of the CPU roof it does.
 Operator kinds after optimisation: "Conv" also covers onnxruntime's fused NCHWc
 convolutions (with their activation); the int8 graphs run QLinearConv for the quantised
-layers and keep Conv / ConvTranspose in fp32 for the layers left unquantised.
+layers and keep Conv in fp32 for the layers left unquantised.
 """
 
 from __future__ import annotations

@@ -311,7 +311,7 @@ def roof_section(roof: dict, variants: dict | None) -> tuple[str, list, dict]:
                         bars.append((f"{network} {runtime}", rate))
         parts += [f"Each network's achieved rate (MACs × 2 / time, {threads} threads) as a "
                   "fraction of the roofs measured with the same thread count (int8 networks "
-                  "keep their pixel layers and ConvTranspose in fp32):", "",
+                  "keep the layers export/precision.py names in fp32):", "",
                   table(["network", "runtime", "batch", "G op/s", "of fp32 roof",
                          "of int8 roof"], rows), "",
                   "![roofline bars](benchmarks/results/roofline.png)", ""]
