@@ -596,16 +596,23 @@ def test_the_look_picker_and_shuffle_repaint_the_face(page, gateway_url, tmp_pat
 
 def test_the_picker_shows_the_looks_the_gateway_lists_and_retries_until_it_can(browser,
                                                                              gateway_url):
-    """The looks are the gateway's, not the page's: a different list is a different picker;
-    a failed GET /v1/looks is retried."""
-    real = httpx.get(f"{gateway_url}{LOOKS_PATH}", timeout=10).json()
+    """The looks are the gateway's, not the page's: a different list (in GET /v1/config,
+    which sets up the whole page in one request) is a different picker; a failed GET
+    /v1/config is retried, and the page never asks GET /v1/looks."""
+    config = httpx.get(f"{gateway_url}{CONFIG_PATH}", timeout=10).json()
+    real = config["looks"]
+    assert real == httpx.get(f"{gateway_url}{LOOKS_PATH}", timeout=10).json()
     by_name = {look["name"]: look for look in real["looks"]}
-    listed = {**real, "default": "night", "looks": [by_name["night"], by_name["sunset"]]}
+    listed = {**config, "looks": {**real, "default": "night",
+                                  "looks": [by_name["night"], by_name["sunset"]]}}
     answers = [(503, {"error": "model_unavailable", "detail": "not yet"}), (200, listed)]
     context = browser.new_context(base_url=gateway_url)
     try:
         page = context.new_page()
-        page.route(f"**{LOOKS_PATH}", lambda route: route.fulfill(
+        asked_looks = []
+        page.on("request", lambda request: asked_looks.append(request.url)
+                if request.url.endswith(LOOKS_PATH) else None)
+        page.route(f"**{CONFIG_PATH}", lambda route: route.fulfill(
             status=answers[0][0], json=answers.pop(0)[1]))
         page.goto("/")
         page.wait_for_function(
@@ -618,6 +625,7 @@ def test_the_picker_shows_the_looks_the_gateway_lists_and_retries_until_it_can(b
         assert pressed_looks(page) == ["night"]
         assert swatches(page) == {f: by_name["night"][f] for f in LOOK_FIELDS}
         assert page.is_enabled("#look-shuffle")
+        assert asked_looks == []
     finally:
         context.close()
 

@@ -8,7 +8,6 @@
 // server's Retry-After; input errors (4xx) are reported and wait for the next edit.
 
 export const FACES_URL = "/v1/faces";
-export const LOOKS_URL = "/v1/looks";
 export const CONFIG_URL = "/v1/config";
 const DEFAULT_DEBOUNCE_MS = 250;
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -105,22 +104,15 @@ async function getJson(url, usable, what, signal) {
 }
 
 /**
- * The named looks the gateway offers: {default, random, fields, looks: [{name, hair, ...}]}.
- * Throws ApiError when they cannot be had.
- */
-export function fetchLooks(signal) {
-  return getJson(LOOKS_URL, (body) => Array.isArray(body.looks) && Array.isArray(body.fields),
-    "looks", signal);
-}
-
-/**
  * What a request takes (GET /v1/config): {components: ["left_eye", ...], t: {default,
- * minimum, maximum, step}, include, looks, upload, image_size, model}.
- * Throws ApiError when it cannot be had.
+ * minimum, maximum, step}, include, looks: {default, random, fields, looks: [{name, hair,
+ * ...}]}, upload, image_size, model}. Throws ApiError when it cannot be had.
  */
 export function fetchConfig(signal) {
   return getJson(CONFIG_URL, (body) => Array.isArray(body.components)
-    && body.t != null && Number.isFinite(body.t.default), "configuration", signal);
+    && body.t != null && Number.isFinite(body.t.default) && body.looks != null
+    && Array.isArray(body.looks.looks) && Array.isArray(body.looks.fields),
+  "configuration", signal);
 }
 
 function formatT(v) {

@@ -1,6 +1,6 @@
 // sketch2idol drawing page: wires the canvas, the sliders and the results to the gateway.
 
-import { FaceRequester, fetchConfig, fetchLooks } from "./api.js";
+import { FaceRequester, fetchConfig } from "./api.js";
 import { DrawingSurface } from "./canvas.js";
 
 const $ = (id) => document.getElementById(id);
@@ -127,11 +127,11 @@ function onEmpty() {
 }
 
 // ---- looks ---------------------------------------------------------------------------------
-// The named looks come from the gateway (GET /v1/looks); "Shuffle" asks for a random look with
+// The named looks come from the gateway (GET /v1/config's "looks", the body of GET /v1/looks);
+// "Shuffle" asks for a random look with
 // a new seed. The swatches show the chosen look's colours: a named look's from the list, a
 // random look's from the answer that was painted in it.
 
-const LOOK_RETRY_MS = 3000;
 const looks = {
   catalogue: null,        // {default, random, fields, looks: [{name, hair, ...}]}
   byName: new Map(),
@@ -254,14 +254,6 @@ function showCatalogue(catalogue) {
   els.lookChoices.dataset.loaded = "true";
 }
 
-async function loadLooks() {
-  try {
-    showCatalogue(await fetchLooks());
-  } catch {
-    els.lookLoading.textContent = "The looks could not be loaded; retrying…";
-    setTimeout(loadLooks, LOOK_RETRY_MS);
-  }
-}
 
 els.lookShuffle.addEventListener("click", () => {
   if (!looks.catalogue) return;
@@ -375,6 +367,7 @@ document.addEventListener("keydown", (e) => {
 // ---- sliders -------------------------------------------------------------------------------
 // The components, the default t, its range and step come from the gateway (GET /v1/config):
 // one slider per component, all at the gateway's default (S2I_DEFAULT_T), and the master.
+// The same answer lists the looks: one request sets up the whole page.
 
 const CONFIG_RETRY_MS = 3000;
 let valueDigits = 2;
@@ -444,12 +437,14 @@ async function loadConfig() {
     config = await fetchConfig();
   } catch {
     els.blendLoading.textContent = "The sliders could not be loaded; retrying…";
+    els.lookLoading.textContent = "The looks could not be loaded; retrying…";
     setTimeout(loadConfig, CONFIG_RETRY_MS);
     return;
   }
   // A face drawn meanwhile was asked for without t, at the gateway's default: the blend the
   // sliders now show, so nothing needs sending again.
   buildSliders(config);
+  showCatalogue(config.looks);
   document.documentElement.dataset.ready = "true";
 }
 
@@ -472,5 +467,4 @@ els.widthValue.textContent = els.width.value;
 selectTool("pen");
 updateHistoryButtons();
 updateGuideVisibility();
-loadConfig();   // sets html[data-ready] once the sliders are built
-loadLooks();
+loadConfig();   // sets html[data-ready] once the sliders and the looks are built
