@@ -21,6 +21,8 @@ def test_every_command_has_help(command, capsys):
     (["data", "synth", "--count", "3", "--size", "300", "--out", "x"], "invalid choice"),
     (["data", "synth", "--out", "x"], "--count"),
     (["nonsense"], "invalid choice"),
+    (["train", "stage2", "--out", "x", "--casual-prob", "1.5"], "not a probability"),
+    (["train", "stage1", "--out", "x", "--lr-decay-steps", "-1"], "expected a number >= 0"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -58,3 +60,18 @@ def test_a_bad_look_option_is_one_line_before_anything_is_sent(args, complaint, 
     assert code == 2
     assert "\n" not in err and err.startswith(f"sketch2idol: error: {complaint}"), err
     assert not (tmp_path / "face.png").exists()
+
+
+def test_stage2_options_reach_its_config(tmp_path):
+    """--casual-prob and --lr-decay-steps land in the stage-2 config, also on --resume."""
+    from sketch2idol.cli import build_parser
+    from sketch2idol.cli.train import resolve_config
+    from sketch2idol.core.train.config import Stage2Config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    args = build_parser().parse_args(["train", "stage2", "--data", str(data), "--out",
+                                      str(tmp_path / "run"), "--casual-prob", "0.75",
+                                      "--lr-decay-steps", "100"])
+    config = resolve_config(args, Stage2Config)
+    assert (config.casual_prob, config.lr_decay_steps) == (0.75, 100)

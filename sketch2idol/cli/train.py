@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from sketch2idol.cli.data import positive_int
+from sketch2idol.cli.data import non_negative_int, positive_int
 from sketch2idol.core.errors import UserError
 
 
@@ -27,7 +27,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, help="total optimisation steps")
     parser.add_argument("--batch-size", type=positive_int)
     parser.add_argument("--lr", type=float, help="learning rate")
-    parser.add_argument("--lr-decay-steps", type=int, metavar="N",
+    parser.add_argument("--lr-decay-steps", type=non_negative_int, metavar="N",
                         help="decay the learning rate linearly to 0 over the last N steps "
                              "(0: constant)")
     parser.add_argument("--seed", type=int)
@@ -73,6 +73,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     stage2.add_argument("--train-size", type=positive_int,
                         help="train at this image side (area-downsampled), e.g. 128 for the "
                              "cheap first phase, then --resume --train-size 256")
+    stage2.add_argument("--casual-prob", type=probability, metavar="P",
+                        help="share of inputs refined from casual drawings (default 0.5)")
     stage2.set_defaults(handler=run_stage2)
 
 
