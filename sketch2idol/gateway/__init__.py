@@ -1,2 +1,3 @@
-"""The client side of sketch2idol: the FastAPI gateway in front of Triton, its drawing page,
-and the demo supervisor. Nothing here imports torch."""
+"""The gateway: a FastAPI front for Triton's sketch2face ensemble and the drawing page
+(static/). It imports only the core; the demo supervisor is in `sketch2idol.launch`.
+Nothing here imports torch."""
