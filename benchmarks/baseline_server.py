@@ -22,10 +22,11 @@ from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 
 from sketch2idol.core import manifold
+from sketch2idol.core.faces_request import frame_drawing
 from sketch2idol.core.looks import LookError, resolve_look
 from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.weights import DEFAULT_WEIGHTS
-from sketch2idol.gateway.uploads import decode_drawing, frame_drawing, png_bytes
+from sketch2idol.gateway.uploads import decode_drawing, png_bytes
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096

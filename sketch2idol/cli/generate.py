@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,14 +313,6 @@ def prepare_sketch(sketch_bytes: bytes, size: int):
     return frame_drawing(drawing, size)
 
 
-def png_bytes(pixels) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def triton_address(text: str) -> str:
     """`HOST:PORT` (a `grpc://` prefix is dropped), or a UserError."""
     address = text.removeprefix("grpc://").rstrip("/")
@@ -342,6 +333,7 @@ def triton_generate(address: str, sketch_bytes: bytes, t_values: list[float],
 
     from sketch2idol.core import contract
     from sketch2idol.core.faces_request import ensemble_inputs
+    from sketch2idol.gateway.uploads import png_bytes  # the gateway's encoding of its answers
 
     address = triton_address(address)
     look = look or pick_look(None, None, {})

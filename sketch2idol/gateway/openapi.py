@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from sketch2idol.core.contract import LOOK_FIELDS
+from sketch2idol.core.faces_request import CONTENT_TYPES
 from sketch2idol.core.looks import RANDOM_LOOK
 from sketch2idol.gateway.looks import COLOUR_HELP, COLOUR_PATTERN, HEX_PATTERN, LOOK_NAMES, SEED_MAX
 from sketch2idol.gateway.request_config import SLIDER_STEPS
 from sketch2idol.gateway.triton import ModelIdentity
-from sketch2idol.gateway.uploads import CONTENT_TYPES
 
 #: What `sketch2idol.gateway.uploads.include_set` accepts in one `include` field: comma-separated
 #: values,

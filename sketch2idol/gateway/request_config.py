@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 
 from sketch2idol.core.contract import T_RANGE
+from sketch2idol.core.faces_request import CONTENT_TYPES, MIN_SIDE
 from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.gateway.errors import ApiError
 from sketch2idol.gateway.looks import looks_catalogue
 from sketch2idol.gateway.settings import Settings
 from sketch2idol.gateway.triton import TritonLink
-from sketch2idol.gateway.uploads import CONTENT_TYPES, INCLUDE_VALUES, MIN_SIDE
+from sketch2idol.gateway.uploads import INCLUDE_VALUES
 
 #: The drawing page's t slider steps, coarsest first: the first the default lies on is used
 #: (a range input moves its value onto its step: 0.37 on a 0.05 slider would show 0.35).

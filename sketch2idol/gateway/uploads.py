@@ -13,12 +13,7 @@ from PIL import Image
 
 from sketch2idol.core.contract import T_MEANING, T_RANGE_TEXT, t_outside_range
 from sketch2idol.core.data.imageload import ImageRejected
-from sketch2idol.core.faces_request import (  # noqa: F401 - the gateway's names for them
-    CONTENT_TYPES,
-    MIN_SIDE,
-    frame_drawing,
-    read_drawing,
-)
+from sketch2idol.core.faces_request import read_drawing
 from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.gateway.errors import ApiError
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from image_bytes import encode
 from PIL import Image, ImageDraw
 
-from sketch2idol.gateway.uploads import MIN_SIDE
+from sketch2idol.core.faces_request import MIN_SIDE
 
 PNG_MODES = ("1", "L", "I;16", "P", "LA", "RGB", "RGBA")
 JPEG_MODES = ("L", "RGB", "CMYK")

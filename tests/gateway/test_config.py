@@ -25,13 +25,14 @@ from PIL import Image, ImageDraw
 
 import sketch2idol.gateway.app
 from sketch2idol.core import contract
+from sketch2idol.core.faces_request import CONTENT_TYPES, MIN_SIDE
 from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.gateway.app import create_app
 from sketch2idol.gateway.errors import unavailable
 from sketch2idol.gateway.request_config import SLIDER_STEPS, slider_step
 from sketch2idol.gateway.settings import DEFAULT_T, Settings
 from sketch2idol.gateway.triton import ServedModel, TritonLink
-from sketch2idol.gateway.uploads import CONTENT_TYPES, INCLUDE_VALUES, MIN_SIDE
+from sketch2idol.gateway.uploads import INCLUDE_VALUES
 from sketch2idol.launch.tritonserver import free_port
 
 with warnings.catch_warnings():  # Starlette would have the TestClient on httpx2

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from sketch2idol.core.contract import LOOK_FIELDS, T_RANGE
+from sketch2idol.core.faces_request import frame_drawing
 from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.core.looks import DEFAULT_LOOK, RANDOM_LOOK
 from sketch2idol.gateway.deps import GuidesDep, LimitDep, MetricsDep, SettingsDep, TritonDep
@@ -27,14 +28,7 @@ from sketch2idol.gateway.looks import (
     parse_seed,
 )
 from sketch2idol.gateway.openapi import FACES_OPENAPI_EXTRA, FACES_RESPONSES
-from sketch2idol.gateway.uploads import (
-    decode_drawing,
-    frame_drawing,
-    include_set,
-    png_bytes,
-    t_error,
-    t_vector,
-)
+from sketch2idol.gateway.uploads import decode_drawing, include_set, png_bytes, t_error, t_vector
 
 PATH = "/v1/faces"
 FORM_FIELDS = {"sketch", "t", "include", *(f"t_{name}" for name in COMPONENTS),
