@@ -22,7 +22,7 @@ from sketch2idol.core.train.checkpoint import (
     load_net_state,
     save_checkpoint,
 )
-from sketch2idol.core.train.config import to_dict, write_config
+from sketch2idol.core.train.config import RunConfig, to_dict, write_config
 from sketch2idol.core.train.logbook import LossHistory, save_grid
 from sketch2idol.core.train.runtime import batches_from
 
@@ -34,7 +34,7 @@ class Trainer(ABC):
 
     title = "training"
 
-    def __init__(self, config, device: torch.device):
+    def __init__(self, config: RunConfig, device: torch.device):
         self.config = config
         self.device = device
         self.nets: dict[str, torch.nn.Module] = {}
@@ -66,7 +66,7 @@ def learning_rate(base: float, step: int, steps: int, decay_steps: int) -> float
 
 def _set_learning_rate(trainer: Trainer, step: int) -> None:
     config = trainer.config
-    rate = learning_rate(config.lr, step, config.steps, getattr(config, "lr_decay_steps", 0))
+    rate = learning_rate(config.lr, step, config.steps, config.lr_decay_steps)
     for optimizer in trainer.optimizers.values():
         for group in optimizer.param_groups:
             group["lr"] = rate
@@ -112,7 +112,7 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
     write_config(run_dir, config)
 
     step = 0
-    if not resume and getattr(config, "init_from", None):
+    if not resume and config.init_from:
         init_from_run(trainer, Path(config.init_from))
     if resume:
         step = load_checkpoint(run_dir, nets=trainer.nets, optimizers=trainer.optimizers,
