@@ -119,8 +119,9 @@ def render_sample_face(gateway_url: str, out_dir: Path, timeout_s: float) -> tup
     """POST a held-out procedural sketch to the gateway; write the sketch and its face."""
     from PIL import Image
 
-    from sketch2idol.cli.generate import gateway_generate, png_bytes
+    from sketch2idol.cli.generate import gateway_generate
     from sketch2idol.core.data.synth import render_sample
+    from sketch2idol.gateway.uploads import png_bytes
 
     sketch = render_sample(SAMPLE_SEED, SAMPLE_INDEX, SAMPLE_SIZE)[2]
     sketch_path, face_path = out_dir / "sample_sketch.png", out_dir / "sample_face.png"
