@@ -20,6 +20,16 @@ def probability(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number >= 0")
+    return value
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="training data set directory "
                         "(default: data/synth; ignored with --resume)")
@@ -62,6 +72,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="a trained stage-1 run: train only the encoders, so that a "
                              "drawing encodes to the feature RUN's encoder gives its "
                              "detailed sketch; the decoders stay RUN's")
+    stage1.add_argument("--anchor-weight", type=non_negative_float, metavar="W",
+                        help="with --teacher: weight of the term that keeps the feature of "
+                             "each clean detailed sketch at the teacher's (default 0)")
     stage1.set_defaults(handler=run_stage1)
     stage2 = stages.add_parser(
         "stage2", help="pix2pixHD generator on stage-1 outputs",
@@ -97,7 +110,8 @@ def resolve_config(args: argparse.Namespace, cls):
                  "train_size": getattr(args, "train_size", None),
                  "init_from": args.init_from,
                  "casual_prob": getattr(args, "casual_prob", None),
-                 "teacher": getattr(args, "teacher", None)}
+                 "teacher": getattr(args, "teacher", None),
+                 "anchor_weight": getattr(args, "anchor_weight", None)}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")

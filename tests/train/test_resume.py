@@ -1,6 +1,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -175,6 +176,45 @@ def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_s
     with pytest.raises(UserError, match="no stage-1 checkpoint"):
         train(Stage1Trainer, dataclasses.replace(config, teacher=str(tmp_path / "none")),
               tmp_path / "orphan")
+
+
+def test_the_anchor_holds_detailed_sketches_at_the_teachers_features(face_set, tmp_path):
+    from sketch2idol.core.data import dataset
+    from sketch2idol.core.models.components import crop_components
+    from sketch2idol.core.models.tensors import to_unit
+    from sketch2idol.core.train.stage1 import load_autoencoders
+
+    teacher = tmp_path / "teacher"
+    train(Stage1Trainer, stage1_config(face_set, 2), teacher)
+    students = {}
+    for weight in (0.0, 10.0):
+        config = dataclasses.replace(stage1_config(face_set, 30), teacher=str(teacher),
+                                     casual_prob=1.0, anchor_weight=weight, lr=1e-3)
+        students[weight] = tmp_path / f"anchor{weight:g}"
+        train(Stage1Trainer, config, students[weight])
+    components = ["left_eye", "right_eye", "nose", "mouth", "remainder"]
+    assert set(losses(students[10.0])[0]) == {"step", "total", *components,
+                                              *(f"{name}_anchor" for name in components)}
+    assert set(losses(students[0.0])[0]) == {"step", "total", *components}
+    # A student starts as its teacher (weights and batch-norm statistics): before the first
+    # update its features of the clean sketches are the teacher's exactly.
+    assert all(losses(students[10.0])[0][f"{name}_anchor"] == 0.0 for name in components)
+
+    ids = [row["id"] for row in dataset.read_manifest(face_set)]
+    sketches = torch.from_numpy(np.stack([dataset.read_grey(
+        dataset.sample_path(face_set, "sketch", i)) for i in ids]))[:, None]
+    crops = crop_components(to_unit(sketches))
+
+    def drift(run_dir):
+        """Squared distance of the run's clean-sketch features from the teacher's."""
+        taught, learned = load_autoencoders(teacher, DEVICE), load_autoencoders(run_dir, DEVICE)
+        with torch.no_grad():
+            return sum(float(((learned[n].encode(crops[n]) - taught[n].encode(crops[n])) ** 2)
+                             .mean()) for n in components)
+
+    # Taught on casual drawings only, the encoders drift away from what the teacher gives a
+    # detailed sketch; the anchor holds them near it.
+    assert drift(students[10.0]) < 0.5 * drift(students[0.0])
 
 
 def test_the_learning_rate_decays_linearly_over_the_last_steps():

@@ -52,6 +52,10 @@ class Stage1Config(RunConfig):
     # decoders stay the teacher's. (With the plain L1 objective, casual drawings drove the
     # decoders to blank output: weights/default/README.md, "Stage 1 and casual drawings".)
     teacher: str | None = None
+    # With a teacher: the weight of a second term that holds the encoder's feature of the
+    # clean detailed sketch itself at the teacher's, so that learning casual drawings does
+    # not blur how detailed sketches refine (0: only the drawings are distilled).
+    anchor_weight: float = 0.0
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     augment: Stage1Augment = field(default_factory=Stage1Augment)
 

@@ -50,6 +50,11 @@ class Trainer(ABC):
     def sample_columns(self, batch: dict) -> list[np.ndarray]:
         """uint8 image columns for the sample grid, e.g. input | refined | generated | truth."""
 
+    def train_mode(self) -> None:
+        """Put the nets in training mode (after a sample grid, and before the first step)."""
+        for net in self.nets.values():
+            net.train()
+
     def finish(self, run_dir: Path) -> None:  # noqa: B027 - optional hook
         """Work after the last step (e.g. the feature bank). Default: nothing."""
         return None
@@ -131,8 +136,7 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
             net.eval()
         with torch.no_grad():
             save_grid(run_dir / f"samples_{step:06d}.png", trainer.sample_columns(fixed))
-        for net in trainer.nets.values():
-            net.train()
+        trainer.train_mode()
 
     keys = ([(epoch, i) for i in batch] for epoch, batch in
             batches_from(step, len(data), config.batch_size, config.seed))
@@ -140,8 +144,7 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
                         persistent_workers=config.loader_workers > 0)
     bar = tqdm(total=config.steps, initial=step, desc=trainer.title, unit="step",
                disable=not progress, dynamic_ncols=True)
-    for net in trainer.nets.values():
-        net.train()
+    trainer.train_mode()
     try:
         batches = iter(loader)
         while step < config.steps:

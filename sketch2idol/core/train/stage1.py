@@ -90,6 +90,16 @@ class Stage1Trainer(Trainer):
         self.optimizers = {"autoencoders": torch.optim.Adam(trained, lr=config.lr,
                                                             betas=(0.9, 0.999))}
 
+    def train_mode(self) -> None:
+        super().train_mode()
+        if self.teacher is not None:
+            # A student keeps the teacher's batch-norm statistics: it starts as the teacher
+            # exactly, and what it learns is in its weights alone (batch statistics would
+            # move with the mix of casual and detailed inputs it is shown).
+            for module in self.autoencoders.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+
     @property
     def autoencoders(self) -> torch.nn.ModuleDict:
         return self.nets["autoencoders"]
@@ -112,9 +122,13 @@ class Stage1Trainer(Trainer):
         for name in COMPONENTS:
             with torch.no_grad():
                 twin = self.teacher[name].encode(target[name])
-            feature = self.autoencoders[name].encode(drawing[name])
+            encoder = self.autoencoders[name].encode
             # Relative to the features' own spread, so that the five components weigh alike.
-            losses[name] = F.mse_loss(feature, twin) / twin.var().clamp_min(1e-6)
+            spread = twin.var().clamp_min(1e-6)
+            losses[name] = F.mse_loss(encoder(drawing[name]), twin) / spread
+            if self.config.anchor_weight > 0:
+                losses[f"{name}_anchor"] = (self.config.anchor_weight
+                                            * F.mse_loss(encoder(target[name]), twin) / spread)
         return losses
 
     def train_step(self, batch: dict) -> dict[str, float]:
