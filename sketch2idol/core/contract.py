@@ -76,6 +76,13 @@ REFINED_SKETCH = "REFINED_SKETCH"
 APPEARANCE = "APPEARANCE"
 FACE = "FACE"
 
+#: Files of a manifold_projection version directory that are read outside the projection
+#: model too: the JSON list of the bank's sample ids, row for row (NEIGHBORS value r names
+#: sample ids[r]: the gateway's neighbor_ids), and what the rows were made from (the bank
+#: data set's dataset.json: kind, seed, size, renderer_version...).
+BANK_IDS_FILE = "bank_ids.json"
+TRAINING_DATA = "training_data.json"
+
 #: Triton datatype name -> NumPy dtype (the names tritonclient and config.pbtxt use).
 NUMPY_DTYPES = {"UINT8": np.uint8, "FP32": np.float32, "INT64": np.int64}
 

@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from sketch2idol.core import contract
+from sketch2idol.core.contract import BANK_IDS_FILE, TRAINING_DATA
 from sketch2idol.core.data import dataset
 from sketch2idol.core.weights import DEFAULT_WEIGHTS, Weights, load_weights
-from sketch2idol.export.repository import TRAINING_DATA, weights_id, write_projection_version
+from sketch2idol.export.repository import weights_id, write_projection_version
 from sketch2idol.export.triton_config import parse
-from sketch2idol.serving.knn import BANK_IDS_FILE, IndexPolicy, read_projection_config
+from sketch2idol.serving.knn import IndexPolicy, read_projection_config
 
 ENCODE_BATCH = 32
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from sketch2idol import __version__
 from sketch2idol.core import contract
+from sketch2idol.core.contract import TRAINING_DATA
 from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.weights import Weights, load_weights
 from sketch2idol.export import PRECISIONS, quality
@@ -48,8 +49,6 @@ from sketch2idol.serving.knn import IndexPolicy, build_projection_artifacts
 VERSION = "1"
 REPORT = "export_report.json"
 ONNX_FILE = "model.onnx"
-#: Beside bank_ids.json: what the bank rows were made from (a client can redraw them).
-TRAINING_DATA = "training_data.json"
 SHIM = '''"""Triton entry point of {model}; the code lives in {module}."""
 
 from {package} import TritonPythonModel

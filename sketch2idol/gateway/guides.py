@@ -21,13 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sketch2idol.core.contract import PROJECTION
+from sketch2idol.core.contract import BANK_IDS_FILE, PROJECTION, TRAINING_DATA
 from sketch2idol.core.data.synth import render_sample
 from sketch2idol.core.geometry import DEFAULT_SIZE
 
 CACHED_SKETCHES = 512
-BANK_IDS = "bank_ids.json"
-TRAINING_DATA = "training_data.json"
 
 
 def latest_version(model_dir: Path) -> Path | None:
@@ -54,11 +52,11 @@ class GuideSource:
         model_dir = Path(repository) / PROJECTION
         version = latest_version(model_dir) if version_number is None \
             else model_dir / str(version_number)
-        if version is None or not (version / BANK_IDS).exists():
+        if version is None or not (version / BANK_IDS_FILE).exists():
             return None
         data_file = version / TRAINING_DATA
         data = json.loads(data_file.read_text()) if data_file.exists() else {}
-        return cls(json.loads((version / BANK_IDS).read_text()), data)
+        return cls(json.loads((version / BANK_IDS_FILE).read_text()), data)
 
     def _render(self, sample_id: str) -> np.ndarray:
         return render_sample(self.seed, int(sample_id), self.size)[2]

@@ -14,7 +14,6 @@ from sketch2idol.core import contract
 from sketch2idol.core.data import dataset
 from sketch2idol.core.data.synth import write_sample
 from sketch2idol.export.bank_version import grow_bank, main, read_bank
-from sketch2idol.export.repository import TRAINING_DATA
 from sketch2idol.serving.integrity import verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
 
@@ -40,7 +39,7 @@ def grown_data(directory, info: dict, indexes) -> None:
 
 
 def bank_info(repository) -> dict:
-    return json.loads((repository / contract.PROJECTION / "1" / TRAINING_DATA).read_text())
+    return json.loads((repository / contract.PROJECTION / "1" / contract.TRAINING_DATA).read_text())
 
 
 def test_the_next_version_keeps_every_row_and_appends_the_new_samples(repository, tmp_path):
