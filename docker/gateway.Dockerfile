@@ -23,7 +23,8 @@ COPY sketch2idol /src/sketch2idol
 RUN /opt/venv/bin/pip install --no-deps /src
 
 FROM python:3.11.10-slim-bookworm
-# OpenCV (procedural sketches for export and the drawing guide) needs libGL and GLib.
+# OpenCV (export's procedural sketches, the drawing guide's included; the gateway's drawing
+# placement) needs libGL and GLib.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*

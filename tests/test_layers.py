@@ -6,6 +6,9 @@ gateway). Imports inside functions count too: a lazy upward import is still one.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,8 +43,11 @@ def module_name(path: Path, root: Path = PACKAGE) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path, root: Path = PACKAGE) -> list[tuple[int, str]]:
-    """(line, module) for every absolute and relative import in the file, at any depth."""
+def imported_modules(path: Path, root: Path = PACKAGE,
+                     names: bool = False) -> list[tuple[int, str]]:
+    """(line, module) for every absolute and relative import in the file, at any depth;
+    `names`: also module.name for every name a `from module import name` takes (which may
+    be a submodule)."""
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
@@ -55,6 +61,8 @@ def imported_modules(path: Path, root: Path = PACKAGE) -> list[tuple[int, str]]:
                 base = ".".join(anchor + ([base] if base else []))
             targets = [base] if base != "sketch2idol" else \
                 [f"sketch2idol.{alias.name}" for alias in node.names]
+            if names and base != "sketch2idol":
+                targets += [f"{base}.{alias.name}" for alias in node.names]
             found += [(node.lineno, target) for target in targets]
     return found
 
@@ -103,6 +111,55 @@ def test_the_check_finds_an_upward_import(tmp_path):
     assert len(problems) == 2, problems
     assert "core/bad.py:2: layer 'core' imports sketch2idol.gateway" in problems[0]
     assert "core/worse.py:1: layer 'core' imports sketch2idol.export " in problems[1]
+
+
+#: What the gateway never imports, in any module, lazily or not: the procedural renderer
+#: (the drawing guide's sketches are rendered at export time, sketch2idol/export/guides.py)
+#: and torch (the networks run in Triton).
+GATEWAY_NEVER_IMPORTS = ("sketch2idol.core.data.synth", "torch")
+
+
+def forbidden_imports(root: Path = PACKAGE, layer: str = "gateway",
+                      forbidden: tuple[str, ...] = GATEWAY_NEVER_IMPORTS) -> list[str]:
+    """`file:line: module` for every import in `layer` of a forbidden module or of one of
+    its submodules (`from sketch2idol.core.data import synth` too), once per line."""
+    problems = {}
+    for path in sorted((root / layer).rglob("*.py")):
+        for line, target in imported_modules(path, root, names=True):
+            if any(target == bad or target.startswith(bad + ".") for bad in forbidden):
+                problems.setdefault((path, line), f"{path.relative_to(root.parent)}:{line}: "
+                                                  f"{target}")
+    return list(problems.values())
+
+
+def test_the_gateway_imports_neither_the_renderer_nor_torch():
+    assert forbidden_imports() == []
+
+
+def test_the_gateway_loads_neither_the_renderer_nor_torch_through_what_it_imports():
+    """At import time, transitively: the app and every route, in a fresh interpreter."""
+    modules = [module_name(path) for path in sorted((PACKAGE / "gateway").rglob("*.py"))]
+    probe = (f"import importlib, sys\nfor name in {modules!r}: importlib.import_module(name)\n"
+             f"print([m for m in sys.modules if m.startswith({GATEWAY_NEVER_IMPORTS!r})])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_check_finds_the_renderer_imported_by_the_gateway(tmp_path):
+    fake = tmp_path / "sketch2idol"
+    (fake / "gateway").mkdir(parents=True)
+    (fake / "gateway" / "bad.py").write_text(
+        "from sketch2idol.core.data import synth\n"
+        "def f():\n    import torch.nn\n")
+    (fake / "gateway" / "worse.py").write_text(
+        "from ..core.data.synth import render_sample\n")
+    (fake / "gateway" / "fine.py").write_text(
+        "from sketch2idol.core.data import placement\nimport numpy\n")
+    assert forbidden_imports(fake) == ["sketch2idol/gateway/bad.py:1: sketch2idol.core.data.synth",
+                                       "sketch2idol/gateway/bad.py:3: torch.nn",
+                                       "sketch2idol/gateway/worse.py:1: "
+                                       "sketch2idol.core.data.synth"]
 
 
 @pytest.mark.parametrize("name", ["client", "export"])

@@ -26,7 +26,8 @@ def register(groups: argparse._SubParsersAction) -> None:
                          help="Triton gRPC host:port (default S2I_TRITON_GRPC or "
                               f"127.0.0.1:{contract.TRITON_GRPC_PORT})")
     gateway.add_argument("--model-repository", type=Path, default=None,
-                         help="model repository for the drawing guide's bank ids "
+                         help="model repository whose projection versions' bank ids and "
+                              "guide sketches give neighbor_ids and the drawing guide "
                               "(default S2I_MODEL_REPOSITORY or model_repository)")
     gateway.add_argument("--log-level", default="info",
                          choices=("critical", "error", "warning", "info", "debug"))

@@ -16,8 +16,9 @@ def register(groups: argparse._SubParsersAction) -> None:
         "export", help="build the Triton model repository from weights",
         description="Export encoders, decoders and generator to ONNX (pre/post-processing "
                     "inside the graphs), check them against the PyTorch reference, build the "
-                    "FAISS indexes of the feature bank, and write every config.pbtxt and the "
-                    "sketch2face ensemble. fp32 parity failures abort the export.")
+                    "FAISS indexes of the feature bank, render the drawing guide's sketches "
+                    "of a procedural bank, and write every config.pbtxt and the sketch2face "
+                    "ensemble. fp32 parity failures abort the export.")
     export.add_argument("--weights", type=Path, default=None,
                         help="weights directory (default: weights/default)")
     export.add_argument("--out", type=Path, default=Path("model_repository"),

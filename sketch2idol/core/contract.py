@@ -76,6 +76,17 @@ REFINED_SKETCH = "REFINED_SKETCH"
 APPEARANCE = "APPEARANCE"
 FACE = "FACE"
 
+#: Files of a manifold_projection version directory that are read outside the projection
+#: model too: the JSON list of the bank's sample ids, row for row (NEIGHBORS value r names
+#: sample ids[r]: the gateway's neighbor_ids); what the rows were made from (the bank data
+#: set's dataset.json: kind, seed, size, renderer_version...); and, for a procedural bank,
+#: the drawing guide's sketches, uint8 [M, side, side], grey lines on white, row r the
+#: detailed sketch of sample ids[r], downsampled (written by sketch2idol/export/guides.py,
+#: averaged by the gateway; absent when the bank's sketches cannot be redrawn).
+BANK_IDS_FILE = "bank_ids.json"
+TRAINING_DATA = "training_data.json"
+GUIDE_SKETCHES = "guide_sketches.npy"
+
 #: Triton datatype name -> NumPy dtype (the names tritonclient and config.pbtxt use).
 NUMPY_DTYPES = {"UINT8": np.uint8, "FP32": np.float32, "INT64": np.int64}
 

@@ -76,8 +76,8 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
         "training": {"stage1_steps": steps1, "stage2_steps": steps2,
                      "stage1_batch_size": stage1.batch_size,
                      "stage2_batch_size": stage2.batch_size, "data": stage1.data},
-        # What the bank was made from (dataset.json: kind, seed, size, renderer): lets a
-        # client redraw a procedural neighbour's sketch (the gateway's drawing guide).
+        # What the bank was made from (dataset.json: kind, seed, size, renderer): lets export
+        # redraw a procedural bank's sketches (the drawing guide's, sketch2idol/export/guides.py).
         "data": read_info(stage1.data),
         "bank_ids": ids,
     }

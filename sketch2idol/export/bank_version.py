@@ -12,12 +12,14 @@ version's training_data.json), grown: e.g. `sketch2idol data synth --count 5200`
 same directory renders faces 5000..5199 and nothing else.
 
 The new version directory holds what export writes for version 1 (FAISS indexes, bank
-vectors and ids, training_data.json, model.py, MANIFEST.sha256). It is written under a
-hidden name and renamed when complete, so Triton never sees half a version. Loaded through
-Triton's model-control API (tritonserver --model-control-mode=explicit), version N+1
-replaces N with no failed request: the projection's version policy serves the latest
-version only and Triton unloads N once N+1 is ready; each answer names its version
-(PROJECTION_VERSION, the gateway's X-Model-Version).
+vectors and ids, training_data.json, the drawing guide's sketches, model.py,
+MANIFEST.sha256); of the guide sketches only the new rows are rendered, version N's are
+copied. It is written under a hidden name and renamed when complete, so Triton never sees
+half a version. Loaded through Triton's model-control API (tritonserver
+--model-control-mode=explicit), version N+1 replaces N with no failed request: the
+projection's version policy serves the latest version only and Triton unloads N once N+1
+is ready; each answer names its version (PROJECTION_VERSION, the gateway's
+X-Model-Version).
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from sketch2idol.core import contract
+from sketch2idol.core.contract import BANK_IDS_FILE, TRAINING_DATA
 from sketch2idol.core.data import dataset
 from sketch2idol.core.weights import DEFAULT_WEIGHTS, Weights, load_weights
-from sketch2idol.export.repository import TRAINING_DATA, weights_id, write_projection_version
+from sketch2idol.export.repository import weights_id, write_projection_version
 from sketch2idol.export.triton_config import parse
-from sketch2idol.serving.knn import BANK_IDS_FILE, IndexPolicy, read_projection_config
+from sketch2idol.serving.knn import IndexPolicy, read_projection_config
 
 ENCODE_BATCH = 32
 
@@ -119,8 +122,10 @@ def encode_samples(weights: Weights, data_dir: Path, sample_ids: list[str]) -> n
     return np.concatenate(features).astype(np.float32)
 
 
-def write_version(repository: Path, version: int, bank: Bank) -> Path:
-    """Write `bank` as manifold_projection/<version>, atomically (hidden name, then rename)."""
+def write_version(repository: Path, version: int, bank: Bank, previous: Path | None = None,
+                  say: Callable[[str], None] = print) -> Path:
+    """Write `bank` as manifold_projection/<version>, atomically (hidden name, then rename);
+    the guide sketches of the rows `previous` (a version directory) has are copied from it."""
     model_dir = Path(repository) / contract.PROJECTION
     final = model_dir / str(version)
     if final.exists():
@@ -130,7 +135,7 @@ def write_version(repository: Path, version: int, bank: Bank) -> Path:
     staging.mkdir()
     try:
         write_projection_version(staging, bank.ids, bank.features, bank.data, bank.policy,
-                                 bank.k, bank.regularisation)
+                                 bank.k, bank.regularisation, previous=previous, say=say)
         staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -150,7 +155,8 @@ def grow_bank(repository: Path, data_dir: Path, weights_dir: Path = DEFAULT_WEIG
     if served != weights_id(weights_dir):
         raise ValueError(f"{repository} was exported from weights {served}, not from "
                          f"{weights_dir} ({weights_id(weights_dir)}): pass --weights")
-    current = read_bank(repository / contract.PROJECTION / str(versions[-1]))
+    current_dir = repository / contract.PROJECTION / str(versions[-1])
+    current = read_bank(current_dir)
     added_ids = new_sample_ids(data_dir, current)
     if not added_ids:
         raise ValueError(f"{data_dir} holds no sample that version {versions[-1]}'s bank of "
@@ -161,7 +167,7 @@ def grow_bank(repository: Path, data_dir: Path, weights_dir: Path = DEFAULT_WEIG
                  features=np.concatenate([current.features, added]), data=current.data,
                  policy=current.policy, k=current.k, regularisation=current.regularisation)
     version = versions[-1] + 1
-    directory = write_version(repository, version, grown)
+    directory = write_version(repository, version, grown, previous=current_dir, say=say)
     return GrownVersion(directory=directory, version=version, rows=len(grown.ids),
                         added=len(added_ids))
 

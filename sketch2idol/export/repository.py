@@ -1,7 +1,8 @@
 """Weights directory -> a complete Triton model repository.
 
     <out>/encoders/config.pbtxt, 1/model.onnx (+ 1/model.py for python-ort)
-    <out>/manifold_projection/config.pbtxt, 1/index_*.faiss, bank_vectors.npy, ...
+    <out>/manifold_projection/config.pbtxt, 1/index_*.faiss, bank_vectors.npy,
+                                 guide_sketches.npy (sketch2idol/export/guides.py), ...
     <out>/decoders/..., <out>/generator/...
     <out>/sketch2face/config.pbtxt, 1/          the ensemble
     <out>/export_report.json                     options, parity, precision deltas
@@ -26,10 +27,12 @@ import numpy as np
 
 from sketch2idol import __version__
 from sketch2idol.core import contract
+from sketch2idol.core.contract import TRAINING_DATA
 from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.weights import Weights, load_weights
 from sketch2idol.export import PRECISIONS, quality
 from sketch2idol.export.graphs import ignores_look, network_graphs
+from sketch2idol.export.guides import write_guide_sketches
 from sketch2idol.export.onnx_export import export_onnx
 from sketch2idol.export.parity import ParityError, check_look_path, check_parity
 from sketch2idol.export.precision import convert_fp16, quantize_int8
@@ -48,8 +51,6 @@ from sketch2idol.serving.knn import IndexPolicy, build_projection_artifacts
 VERSION = "1"
 REPORT = "export_report.json"
 ONNX_FILE = "model.onnx"
-#: Beside bank_ids.json: what the bank rows were made from (a client can redraw them).
-TRAINING_DATA = "training_data.json"
 SHIM = '''"""Triton entry point of {model}; the code lives in {module}."""
 
 from {package} import TritonPythonModel
@@ -158,23 +159,35 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
 
 def write_projection_version(version_dir: Path, bank_ids: list[str], bank_features,
                              data: dict, policy: IndexPolicy, k: int,
-                             regularisation: float) -> list[Path]:
+                             regularisation: float, *, previous: Path | None = None,
+                             say: Callable[[str], None] = print) -> list[Path]:
     """One manifold_projection version directory: the FAISS artifacts of a bank, what the
-    bank was made from (TRAINING_DATA), the manifest and the model.py entry point."""
+    bank was made from (TRAINING_DATA), the drawing guide's sketches when they can be
+    redrawn (sketch2idol/export/guides.py; `previous`: an earlier version of the bank whose
+    rows may be copied), the manifest and the model.py entry point."""
+    version_dir = Path(version_dir).resolve()  # the manifest takes absolute paths inside it
     files = build_projection_artifacts(bank_features, bank_ids, version_dir, policy, k,
                                        regularisation)
     (version_dir / TRAINING_DATA).write_text(json.dumps(data, indent=1) + "\n")
-    write_manifest(version_dir, [*files, TRAINING_DATA])
+    files.append(version_dir / TRAINING_DATA)
+    guides = write_guide_sketches(version_dir, bank_ids, data, previous=previous, say=say)
+    if guides is not None:
+        files.append(guides)
+    write_manifest(version_dir, files)
     (version_dir / "model.py").write_text(shim_source("projection", contract.PROJECTION))
     return files
 
 
-def export_projection(weights: Weights, request: ExportRequest) -> dict:
+def export_projection(weights: Weights, request: ExportRequest,
+                      say: Callable[[str], None]) -> dict:
     version_dir = clean_version_dir(request.out / contract.PROJECTION / VERSION)
+    started = time.perf_counter()
     files = write_projection_version(version_dir, weights.bank_ids, weights.bank_features,
                                      weights.info.get("data", {}), request.index_policy,
-                                     request.options.k, request.options.regularisation)
-    return {"rows": len(weights.bank_ids), "files": sorted(p.name for p in files)}
+                                     request.options.k, request.options.regularisation,
+                                     say=say)
+    return {"rows": len(weights.bank_ids), "files": sorted(p.name for p in files),
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def write_configs(request: ExportRequest, identity: dict[str, str]) -> None:
@@ -205,7 +218,7 @@ def build_repository(request: ExportRequest, say: Callable[[str], None] = print)
     report = {"identity": identity, "options": {**request.options.__dict__},
               "networks": export_networks(weights, request, pipeline, say)}
     say(f"building the FAISS indexes of {len(weights.bank_ids)} bank rows")
-    report["projection"] = export_projection(weights, request)
+    report["projection"] = export_projection(weights, request, say)
     write_configs(request, identity)
     report["seconds"] = round(time.perf_counter() - started, 1)
     (request.out / REPORT).write_text(json.dumps(report, indent=1) + "\n")

@@ -3,10 +3,10 @@
 The projection returns, per component, the bank rows of the K nearest training sketches.
 The remainder component's neighbours are whole faces; their sketches, averaged, show a
 person where a plausible face's lines run (DeepFaceDrawing's shadow guidance). The sketches
-themselves are not shipped: the model repository records what the bank was made from
-(`training_data.json` beside `bank_ids.json`), and procedural training faces are redrawn
-on demand from their seed and index (deterministic), with an LRU cache. For banks made
-from real photos the guide is unavailable.
+are rendered at export time (sketch2idol/export/guides.py) into each projection version,
+beside `bank_ids.json`: `guide_sketches.npy`, uint8 [rows, side, side], row for row, read
+here memory-mapped. A version without that file (a bank made from real photos, or a
+repository exported before guides were) has no guide; this module never renders.
 
 Each manifold_projection version has its own bank (a hot swap can grow it), so
 `GuideLibrary` keeps one GuideSource per version, read when an answer first names it.
@@ -15,19 +15,15 @@ Each manifold_projection version has its own bank (a hot swap can grow it), so
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+import logging
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from sketch2idol.core.contract import PROJECTION
-from sketch2idol.core.data.synth import render_sample
-from sketch2idol.core.geometry import DEFAULT_SIZE
+from sketch2idol.core.contract import BANK_IDS_FILE, GUIDE_SKETCHES, PROJECTION
 
-CACHED_SKETCHES = 512
-BANK_IDS = "bank_ids.json"
-TRAINING_DATA = "training_data.json"
+log = logging.getLogger("sketch2idol.gateway")
 
 
 def latest_version(model_dir: Path) -> Path | None:
@@ -37,14 +33,15 @@ def latest_version(model_dir: Path) -> Path | None:
 
 
 class GuideSource:
-    """The bank's sample ids and, for a procedural bank, its sketches (redrawn)."""
+    """The bank's sample ids and, when the export rendered them, its guide sketches."""
 
-    def __init__(self, bank_ids: list[str], data: dict):
+    def __init__(self, bank_ids: list[str], sketches: np.ndarray | None = None):
         self.bank_ids = bank_ids
-        self.drawable = data.get("kind") == "synth"
-        self.seed = int(data.get("seed", 0))
-        self.size = int(data.get("size", DEFAULT_SIZE))
-        self._sketch = lru_cache(maxsize=CACHED_SKETCHES)(self._render)
+        self.sketches = sketches  # uint8 [rows, side, side], or None
+
+    @property
+    def drawable(self) -> bool:
+        return self.sketches is not None
 
     @classmethod
     def from_repository(cls, repository: Path, version_number: int | None = None
@@ -54,26 +51,45 @@ class GuideSource:
         model_dir = Path(repository) / PROJECTION
         version = latest_version(model_dir) if version_number is None \
             else model_dir / str(version_number)
-        if version is None or not (version / BANK_IDS).exists():
+        if version is None or not (version / BANK_IDS_FILE).exists():
             return None
-        data_file = version / TRAINING_DATA
-        data = json.loads(data_file.read_text()) if data_file.exists() else {}
-        return cls(json.loads((version / BANK_IDS).read_text()), data)
-
-    def _render(self, sample_id: str) -> np.ndarray:
-        return render_sample(self.seed, int(sample_id), self.size)[2]
+        bank_ids = json.loads((version / BANK_IDS_FILE).read_text())
+        return cls(bank_ids, read_sketches(version / GUIDE_SKETCHES, len(bank_ids)))
 
     def sample_ids(self, rows: np.ndarray) -> list[str]:
         return [self.bank_ids[int(row)] if 0 <= row < len(self.bank_ids) else str(int(row))
                 for row in rows]
 
-    def guide(self, rows: np.ndarray, size: int) -> np.ndarray:
-        """uint8 [size, size]: the mean of the sketches of `rows`, grey lines on white."""
-        sketches = [self._sketch(sample_id) for sample_id in self.sample_ids(rows)]
-        mean = np.mean(np.stack(sketches).astype(np.float32), axis=0)
+    def guide(self, rows: np.ndarray, size: int) -> np.ndarray | None:
+        """uint8 [size, size]: the mean of the guide sketches of `rows` (grey lines on
+        white), resized bilinearly; None when none of the rows has one."""
+        if self.sketches is None:
+            return None
+        rows = [int(row) for row in rows if 0 <= row < len(self.sketches)]
+        if not rows:
+            return None
+        mean = self.sketches[rows].astype(np.float32).mean(axis=0)
         if mean.shape != (size, size):
-            mean = np.asarray(Image.fromarray(mean).resize((size, size)))
-        return np.clip(mean, 0, 255).astype(np.uint8)
+            mean = np.asarray(Image.fromarray(mean).resize((size, size),
+                                                           Image.Resampling.BILINEAR))
+        return np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+
+
+def read_sketches(path: Path, rows: int) -> np.ndarray | None:
+    """The guide sketches of a version, memory-mapped, or None when it has none (or a file
+    that is not one uint8 image per bank row: logged)."""
+    if not path.is_file():
+        return None
+    try:
+        sketches = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        log.warning("no drawing guide: %s: %s", path, error)
+        return None
+    if sketches.dtype != np.uint8 or sketches.ndim != 3 or len(sketches) != rows:
+        log.warning("no drawing guide: %s holds %s %s, not %d uint8 images", path,
+                    sketches.dtype, sketches.shape, rows)
+        return None
+    return sketches
 
 
 class GuideLibrary:

@@ -6,8 +6,9 @@
     S2I_MAX_BODY_BYTES     largest accepted request body               8 MiB
     S2I_MAX_PIXELS         largest accepted image (width x height)     16.7 MP (4096²)
     S2I_DEFAULT_T          blend when the request gives none           0.5
-    S2I_MODEL_REPOSITORY   where the projection's bank ids are read    model_repository
-                           (for the drawing guide; optional)
+    S2I_MODEL_REPOSITORY   where the projection's bank ids and guide   model_repository
+                           sketches are read (neighbor_ids, the drawing
+                           guide; optional)
     S2I_MAX_CONCURRENCY    requests processed at once (more -> 429)    8
     S2I_RATE_LIMIT_PER_S   requests per second per client address      10
                            (token bucket; 0 turns the limit off)

@@ -29,11 +29,11 @@ import faiss
 import numpy as np
 
 from sketch2idol.core import contract, manifold
+from sketch2idol.core.contract import BANK_IDS_FILE
 from sketch2idol.core.geometry import COMPONENTS
 
 FORMAT_VERSION = 1
 VECTORS_FILE = "bank_vectors.npy"
-BANK_IDS_FILE = "bank_ids.json"
 CONFIG_FILE = "projection.json"
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 #: Exact search switches from per-query loops to one BLAS matrix product at this many

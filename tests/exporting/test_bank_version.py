@@ -14,8 +14,8 @@ from sketch2idol.core import contract
 from sketch2idol.core.data import dataset
 from sketch2idol.core.data.synth import write_sample
 from sketch2idol.export.bank_version import grow_bank, main, read_bank
-from sketch2idol.export.repository import TRAINING_DATA
-from sketch2idol.serving.integrity import verify_manifest
+from sketch2idol.export.guides import guide_sketch
+from sketch2idol.serving.integrity import read_manifest, verify_manifest
 from sketch2idol.serving.knn import ProjectionEngine
 
 FIRST_NEW = 5000
@@ -40,7 +40,7 @@ def grown_data(directory, info: dict, indexes) -> None:
 
 
 def bank_info(repository) -> dict:
-    return json.loads((repository / contract.PROJECTION / "1" / TRAINING_DATA).read_text())
+    return json.loads((repository / contract.PROJECTION / "1" / contract.TRAINING_DATA).read_text())
 
 
 def test_the_next_version_keeps_every_row_and_appends_the_new_samples(repository, tmp_path):
@@ -58,6 +58,15 @@ def test_the_next_version_keeps_every_row_and_appends_the_new_samples(repository
     engine = ProjectionEngine.load(grown.directory)  # a new row is its own nearest neighbour
     _, rows = engine.run(new.features[FIRST_NEW:], np.ones((2, 5), np.float32))
     assert rows[:, :, 0].tolist() == [[FIRST_NEW] * 5, [FIRST_NEW + 1] * 5]
+    # The guide sketches: version 1's rows kept, the new rows rendered, in the manifest.
+    assert contract.GUIDE_SKETCHES in {entry.path for entry in read_manifest(grown.directory)}
+    old_guides, new_guides = (np.load(repository / contract.PROJECTION / v /
+                                      contract.GUIDE_SKETCHES) for v in ("1", "2"))
+    assert new_guides.shape == (FIRST_NEW + 2, *old_guides.shape[1:])
+    np.testing.assert_array_equal(new_guides[:FIRST_NEW], old_guides)
+    for row in (FIRST_NEW, FIRST_NEW + 1):
+        np.testing.assert_array_equal(new_guides[row], guide_sketch((new.data["seed"], row,
+                                                                      new.data["size"])))
 
 
 def test_it_refuses_another_data_set_other_weights_and_nothing_new(repository, tmp_path,

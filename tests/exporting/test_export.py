@@ -19,6 +19,7 @@ from sketch2idol.core.looks import NAMED_LOOKS, check_appearance, look_vector, n
 from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.weights import DEFAULT_WEIGHTS, load_weights
 from sketch2idol.export.graphs import generator_graph, look_probe, network_graphs
+from sketch2idol.export.guides import GUIDE_SIZE, guide_sketch
 from sketch2idol.export.onnx_export import export_onnx
 from sketch2idol.export.parity import (
     ParityError,
@@ -46,7 +47,7 @@ from sketch2idol.export.samples import (
     sample_looks,
 )
 from sketch2idol.export.triton_config import DeploymentOptions, parse, render, repository_configs
-from sketch2idol.serving.integrity import verify_manifest
+from sketch2idol.serving.integrity import read_manifest, verify_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -256,6 +257,23 @@ def test_repository_layout_manifests_and_report(exported_repository):
     assert (repository / REPORT).exists()
     assert report["identity"]["runtime"] == "python-ort"
     assert report["projection"]["rows"] == len(load_weights().bank_ids)
+
+
+def test_the_projection_version_holds_the_drawing_guides_sketches(exported_repository):
+    """One downsampled detailed sketch per bank row, in bank order, in the manifest."""
+    repository, report = exported_repository
+    projection = repository / contract.PROJECTION / "1"
+    assert contract.GUIDE_SKETCHES in report["projection"]["files"]
+    assert contract.GUIDE_SKETCHES in {entry.path for entry in read_manifest(projection)}
+    rows = np.load(projection / contract.GUIDE_SKETCHES, mmap_mode="r")
+    assert rows.shape == (report["projection"]["rows"], GUIDE_SIZE, GUIDE_SIZE)
+    assert rows.dtype == np.uint8
+    weights = load_weights()
+    data = weights.info["data"]
+    for row in (0, len(rows) - 1):
+        index = int(weights.bank_ids[row])
+        np.testing.assert_array_equal(rows[row], guide_sketch((data["seed"], index,
+                                                                data["size"])))
 
 
 def test_generated_configs_parse_and_the_ensemble_fits_every_model():

@@ -36,7 +36,6 @@ from benchmarks.loadgen import png_payloads
 from sketch2idol.core import contract
 from sketch2idol.core.data import dataset
 from sketch2idol.core.data.synth import sample_id, write_sample
-from sketch2idol.export.repository import TRAINING_DATA
 from sketch2idol.serving.integrity import verify_manifest
 
 FIRST_NEW = 5000  # the default bank holds faces 0..4999 of the training seed
@@ -48,7 +47,7 @@ ALL_MODELS = [*contract.COMPOSING_MODELS, contract.ENSEMBLE]
 def grown_training_set(directory, repository) -> tuple:
     """The training set's next faces, in the data set layout, with the dataset.json the
     bank was made from; returns (directory, their sketches)."""
-    info = json.loads((repository / contract.PROJECTION / "1" / TRAINING_DATA).read_text())
+    info = json.loads((repository / contract.PROJECTION / "1" / contract.TRAINING_DATA).read_text())
     dataset.check_or_write_info(directory, info)
     dataset.prepare_dirs(directory)
     rows = [write_sample((str(directory), info["seed"], index, info["size"]))

@@ -164,9 +164,7 @@ def render_response(result, wanted: set[str], guides: GuideSource | None,
             body["neighbor_ids"] = {name: guides.sample_ids(rows[c])
                                     for c, name in enumerate(COMPONENTS)}
     if "guide" in wanted:
-        if guides is not None and guides.drawable:
-            remainder = rows[COMPONENTS.index("remainder")]
-            body["guide"] = b64(png_bytes(guides.guide(remainder, result.face.shape[1])))
-        else:
-            body["guide"] = None
+        guide = None if guides is None else \
+            guides.guide(rows[COMPONENTS.index("remainder")], result.face.shape[1])
+        body["guide"] = None if guide is None else b64(png_bytes(guide))
     return body
