@@ -4,6 +4,7 @@ test_bank_version.py)."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -21,6 +22,16 @@ SEED = 3
 DATA = {"kind": "synth", "seed": SEED, "size": 256, "renderer_version": RENDERER_VERSION,
         "thinning": "opencv-contrib"}
 IDS = ["000004", "000000", "000002"]  # bank order is not id order
+
+
+#: Rendering itself (the cache, which would answer a repeated bank, is tested on its own).
+render = functools.partial(write_guide_sketches, cache=False)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Each test's exports keep their cache to themselves (not in the user's cache)."""
+    monkeypatch.setenv("S2I_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def quiet(line: str) -> None:
@@ -49,7 +60,7 @@ def counting_renders(monkeypatch) -> list[int]:
 
 def test_a_procedural_bank_gets_its_sketches_area_downsampled_in_bank_order(tmp_path,
                                                                            sketches):
-    path = write_guide_sketches(tmp_path, IDS, DATA, say=quiet)
+    path = render(tmp_path, IDS, DATA, say=quiet)
     assert path == tmp_path / contract.GUIDE_SKETCHES
     assert sorted(p.name for p in tmp_path.iterdir()) == [contract.GUIDE_SKETCHES]  # no .partial
     rows = np.load(path)
@@ -71,7 +82,7 @@ def test_a_procedural_bank_gets_its_sketches_area_downsampled_in_bank_order(tmp_
 def test_a_bank_the_renderer_here_did_not_make_gets_no_file(tmp_path, monkeypatch, data):
     rendered = counting_renders(monkeypatch)
     said = []
-    assert write_guide_sketches(tmp_path, IDS, data, say=said.append) is None
+    assert render(tmp_path, IDS, data, say=said.append) is None
     assert list(tmp_path.iterdir()) == [] and rendered == []
     assert said and said[0].startswith("no drawing guide: ")
 
@@ -81,7 +92,7 @@ def previous_version(directory, ids, data=DATA):
     directory.mkdir()
     (directory / contract.BANK_IDS_FILE).write_text(json.dumps(ids))
     (directory / contract.TRAINING_DATA).write_text(json.dumps(data))
-    write_guide_sketches(directory, ids, data, say=quiet)
+    render(directory, ids, data, say=quiet)
     write_manifest(directory, [contract.BANK_IDS_FILE, contract.TRAINING_DATA,
                                contract.GUIDE_SKETCHES])
     return directory
@@ -92,12 +103,12 @@ def test_a_grown_bank_renders_only_its_new_rows(tmp_path, monkeypatch, sketches)
     rendered = counting_renders(monkeypatch)
     grown = tmp_path / "2"
     grown.mkdir()
-    path = write_guide_sketches(grown, IDS, DATA, previous=old, say=quiet)
+    path = render(grown, IDS, DATA, previous=old, say=quiet)
     assert rendered == [int(IDS[2])]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     np.testing.assert_array_equal(np.load(path), np.load(
-        write_guide_sketches(fresh, IDS, DATA, say=quiet)))
+        render(fresh, IDS, DATA, say=quiet)))
 
 
 def test_a_damaged_or_foreign_previous_version_is_not_copied(tmp_path, monkeypatch):
@@ -108,14 +119,14 @@ def test_a_damaged_or_foreign_previous_version_is_not_copied(tmp_path, monkeypat
     other_seed = previous_version(tmp_path / "other", IDS[:2], {**DATA, "seed": SEED + 1})
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    expected = np.load(write_guide_sketches(fresh, IDS, DATA, say=quiet))
+    expected = np.load(render(fresh, IDS, DATA, say=quiet))
     rendered = counting_renders(monkeypatch)
     for previous in (damaged, other_seed):
         rendered.clear()
         said = []
         out = tmp_path / f"from_{previous.name}"
         out.mkdir()
-        write_guide_sketches(out, IDS, DATA, previous=previous, say=said.append)
+        render(out, IDS, DATA, previous=previous, say=said.append)
         assert sorted(rendered) == sorted(int(i) for i in IDS), previous.name
         np.testing.assert_array_equal(np.load(out / contract.GUIDE_SKETCHES), expected)
         if previous is damaged:
@@ -136,3 +147,24 @@ def test_a_projection_version_lists_its_guide_sketches_in_the_manifest(tmp_path,
     assert contract.GUIDE_SKETCHES in {entry.path for entry in read_manifest(version_dir)}
     verify_manifest(version_dir)
     assert np.load(version_dir / contract.GUIDE_SKETCHES).shape == (12, GUIDE_SIZE, GUIDE_SIZE)
+
+
+def test_a_finished_bank_is_kept_in_the_cache_and_copied_by_the_next_export(
+        tmp_path, monkeypatch):
+    first, second, other = (tmp_path / name for name in ("first", "second", "other"))
+    for directory in (first, second, other):
+        directory.mkdir()
+    expected = np.load(write_guide_sketches(first, IDS, DATA, say=quiet))
+    assert [p.parent for p in (tmp_path / "cache").rglob("*.npy")] == [tmp_path / "cache"
+                                                                          / "guides"]
+    rendered = counting_renders(monkeypatch)
+    said = []
+    np.testing.assert_array_equal(
+        np.load(write_guide_sketches(second, IDS, DATA, say=said.append)), expected)
+    assert rendered == [] and "copied from the cache" in said[0]
+    # Another bank (other ids, or other data) is not answered by that file.
+    write_guide_sketches(other, IDS[:2], DATA, say=quiet)
+    assert sorted(rendered) == sorted(int(i) for i in IDS[:2])
+    rendered.clear()
+    write_guide_sketches(other, IDS, {**DATA, "seed": SEED + 1}, say=quiet)
+    assert sorted(rendered) == sorted(int(i) for i in IDS)
