@@ -17,12 +17,20 @@ def test_every_command_has_help(command, capsys):
 
 
 @pytest.mark.parametrize("args, complaint", [
-    (["data", "synth", "--count", "0", "--out", "x"], "expected a number >= 1"),
+    (["data", "synth", "--count", "0", "--out", "x"],
+     "argument --count: expected a whole number >= 1, got 0"),
     (["data", "synth", "--count", "3", "--size", "300", "--out", "x"], "invalid choice"),
     (["data", "synth", "--out", "x"], "--count"),
     (["nonsense"], "invalid choice"),
-    (["train", "stage2", "--out", "x", "--casual-prob", "1.5"], "not a probability"),
-    (["train", "stage1", "--out", "x", "--lr-decay-steps", "-1"], "expected a number >= 0"),
+    (["train", "stage2", "--out", "x", "--casual-prob", "1.5"],
+     "expected a probability from 0 to 1, got 1.5"),
+    (["train", "stage1", "--out", "x", "--lr-decay-steps", "-1"],
+     "expected a whole number >= 0, got -1"),
+    (["train", "stage1", "--out", "x", "--steps", "ten"],
+     "expected a whole number >= 1, got 'ten'"),
+    (["train", "stage1", "--out", "x", "--anchor-weight", "-0.5"], "expected a number >= 0"),
+    (["train", "stage1", "--out", "x", "--anchor-weight", "nan"], "expected a number >= 0"),
+    (["generate", "x.png", "--timeout", "0"], "expected seconds > 0, got 0"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -9,25 +9,9 @@ import argparse
 import os
 from pathlib import Path
 
+from sketch2idol.cli.arguments import non_negative_int, positive_int
 from sketch2idol.core.errors import UserError
 from sketch2idol.core.geometry import DEFAULT_SIZE, SUPPORTED_SIZES
-
-
-def int_at_least(minimum: int):
-    """An argparse type: a whole number >= `minimum`, with a message naming the bound."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-positive_int = int_at_least(1)
-non_negative_int = int_at_least(0)
 
 
 def default_workers() -> int:

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from sketch2idol.cli.data import positive_int
+from sketch2idol.cli.arguments import positive_int
 from sketch2idol.cli.serve import EXIT_CODE_BY_SIGNAL, StopRequested, port, request_stop
 from sketch2idol.core import contract
 from sketch2idol.core.errors import UserError

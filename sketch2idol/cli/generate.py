@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sketch2idol.core.contract import GATEWAY_PORT, LOOK_FIELDS, T_RANGE, t_outside_range
+from sketch2idol.cli.arguments import positive_seconds, unit_interval
+from sketch2idol.core.contract import GATEWAY_PORT, LOOK_FIELDS
 from sketch2idol.core.errors import UserError
 from sketch2idol.core.faces_request import CONTENT_TYPES
 from sketch2idol.core.geometry import COMPONENTS
@@ -46,31 +46,6 @@ class GeneratedImages:
     face_png: bytes
     refined_png: bytes | None = None
     look: dict | None = None  # the look the server reports (the gateway's JSON "look")
-
-
-def unit_interval(text: str) -> float:
-    """An argparse type: a blend factor t, a number in T_RANGE."""
-    low, high = T_RANGE
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got "
-                                         f"{text!r}") from None
-    if t_outside_range(value):
-        raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got "
-                                         f"{text}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    """An argparse type: a timeout in seconds, > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
-    return value
 
 
 def colour_option(field: str) -> str:

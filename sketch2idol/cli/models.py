@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sketch2idol.cli.data import positive_int
+from sketch2idol.cli.arguments import positive_int
 from sketch2idol.core.errors import UserError
 
 

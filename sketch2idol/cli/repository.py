@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sketch2idol.cli.data import non_negative_int, positive_int
+from sketch2idol.cli.arguments import non_negative_int, positive_int
 from sketch2idol.core.errors import UserError
 from sketch2idol.core.geometry import DEFAULT_SIZE, SUPPORTED_SIZES
 from sketch2idol.export import DEVICES, PRECISIONS, RUNTIMES

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from sketch2idol.cli.data import non_negative_int, positive_int
+from sketch2idol.cli.arguments import non_negative_int, positive_int
 from sketch2idol.core import contract
 from sketch2idol.core.errors import UserError
 

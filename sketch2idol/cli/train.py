@@ -6,28 +6,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from sketch2idol.cli.data import non_negative_int, positive_int
+from sketch2idol.cli.arguments import (
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    probability,
+)
 from sketch2idol.core.errors import UserError
-
-
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a number >= 0")
-    return value
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
