@@ -75,7 +75,10 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
         "generator": dataclasses.asdict(stage2.generator),
         "training": {"stage1_steps": steps1, "stage2_steps": steps2,
                      "stage1_batch_size": stage1.batch_size,
-                     "stage2_batch_size": stage2.batch_size, "data": stage1.data},
+                     "stage2_batch_size": stage2.batch_size, "data": stage1.data,
+                     # A distilled stage 1 (`train stage1 --teacher`): the run it learnt
+                     # from, whose decoders it keeps; its steps are the student's.
+                     "stage1_teacher": stage1.teacher},
         # What the bank was made from (dataset.json: kind, seed, size, renderer): lets export
         # redraw a procedural bank's sketches (the drawing guide's, sketch2idol/export/guides.py).
         "data": read_info(stage1.data),
