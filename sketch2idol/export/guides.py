@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from sketch2idol.core.contract import BANK_IDS_FILE, GUIDE_SKETCHES, TRAINING_DATA
 from sketch2idol.core.data.synth import RENDERER_VERSION, render_sample
-from sketch2idol.serving.integrity import IntegrityError, read_manifest, sha256_file
+from sketch2idol.serving.integrity import IntegrityError, read_manifest, verify_entry
 
 #: The side of a stored guide sketch; the gateway resizes the mean to the face's side.
 GUIDE_SIZE = 128
@@ -145,8 +145,14 @@ def previous_rows(previous: Path | None, data: dict,
         if json.loads((previous / TRAINING_DATA).read_text()) != data:
             return {}, None
         entry = {e.path: e for e in read_manifest(previous)}.get(GUIDE_SKETCHES)
-        if entry is None or sha256_file(previous / GUIDE_SKETCHES) != entry.sha256:
-            raise IntegrityError(f"{previous / GUIDE_SKETCHES} does not match its manifest")
+        if entry is None:
+            raise IntegrityError(f"{previous / GUIDE_SKETCHES} does not match its manifest "
+                                 "(not listed)")
+        try:
+            verify_entry(previous, entry)
+        except IntegrityError as error:
+            raise IntegrityError(f"{previous / GUIDE_SKETCHES} does not match its manifest "
+                                 f"({error})") from None
         ids = json.loads((previous / BANK_IDS_FILE).read_text(encoding="utf-8"))
         sketches = np.load(previous / GUIDE_SKETCHES, mmap_mode="r")
     except (OSError, ValueError, IntegrityError) as error:

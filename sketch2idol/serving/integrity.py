@@ -109,18 +109,21 @@ def verify_manifest(directory: str | Path) -> list[Path]:
     Returns the verified paths; raises IntegrityError naming the first bad file.
     """
     directory = Path(directory)
-    verified = []
-    for entry in read_manifest(directory):
-        path = directory / entry.path
-        if not path.is_file():
-            raise IntegrityError(f"artifact {path}: missing (listed in {MANIFEST_NAME})")
-        size = path.stat().st_size
-        if entry.size is not None and size != entry.size:
-            raise IntegrityError(f"artifact {path}: size mismatch (expected {entry.size} "
-                                 f"bytes, found {size})")
-        digest = sha256_file(path)
-        if digest != entry.sha256:
-            raise IntegrityError(f"artifact {path}: checksum mismatch (expected sha256 "
-                                 f"{entry.sha256[:16]}..., found {digest[:16]}...)")
-        verified.append(path)
-    return verified
+    return [verify_entry(directory, entry) for entry in read_manifest(directory)]
+
+
+def verify_entry(directory: Path, entry: ManifestEntry) -> Path:
+    """Check one manifest entry's file (existence, size, sha256); returns its path, or
+    raises IntegrityError naming what is wrong."""
+    path = Path(directory) / entry.path
+    if not path.is_file():
+        raise IntegrityError(f"artifact {path}: missing (listed in {MANIFEST_NAME})")
+    size = path.stat().st_size
+    if entry.size is not None and size != entry.size:
+        raise IntegrityError(f"artifact {path}: size mismatch (expected {entry.size} "
+                             f"bytes, found {size})")
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise IntegrityError(f"artifact {path}: checksum mismatch (expected sha256 "
+                             f"{entry.sha256[:16]}..., found {digest[:16]}...)")
+    return path

@@ -254,7 +254,6 @@ function showCatalogue(catalogue) {
   els.lookChoices.dataset.loaded = "true";
 }
 
-
 els.lookShuffle.addEventListener("click", () => {
   if (!looks.catalogue) return;
   chooseLook({ name: looks.catalogue.random, seed: newSeed() });
