@@ -73,6 +73,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                              "cheap first phase, then --resume --train-size 256")
     stage2.add_argument("--casual-prob", type=probability, metavar="P",
                         help="share of inputs refined from casual drawings (default 0.5)")
+    stage2.add_argument("--gan-weight", type=non_negative_float, metavar="W",
+                        help="weight of the generator's LSGAN term (default 1; the "
+                             "discriminator still trains for feature matching at 0)")
     stage2.set_defaults(handler=run_stage2)
 
 
@@ -96,7 +99,8 @@ def resolve_config(args: argparse.Namespace, cls):
                  "init_from": args.init_from,
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
-                 "anchor_weight": getattr(args, "anchor_weight", None)}
+                 "anchor_weight": getattr(args, "anchor_weight", None),
+                 "lambda_gan": getattr(args, "gan_weight", None)}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")

@@ -67,6 +67,7 @@ class Stage2Config(RunConfig):
     steps: int = 900
     checkpoint_every: int = 100
     stage1: str = "runs/stage1"
+    lambda_gan: float = 1.0  # the LSGAN term; 0 trains on feature matching and the L1s alone
     lambda_feature_matching: float = 10.0
     lambda_l1: float = 20.0
     t_values: tuple[float, ...] = (0.0, 0.5, 1.0)

@@ -1,6 +1,6 @@
 """Stage 2: train the look-conditioned generator on stage-1 outputs of the training drawings.
 
-Generator loss = LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1
+Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1
 + lambda_region * region colour L1 + lambda_flat_detail * flat-region detail L1 (the last
 two read off the label maps); discriminator loss = LSGAN on (refined sketch, real face,
 look) vs (refined sketch, generated face, look). The look is the face's own (its renderer
@@ -95,7 +95,7 @@ class Stage2Trainer(Trainer):
         loss_gan = lsgan_loss(g_fake, real=True)
         loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
         loss_l1 = F.l1_loss(fake, real)
-        loss_g = (loss_gan + self.config.lambda_feature_matching * loss_fm
+        loss_g = (self.config.lambda_gan * loss_gan + self.config.lambda_feature_matching * loss_fm
                   + self.config.lambda_l1 * loss_l1)
         extra = {}
         if self.use_labels:
