@@ -78,7 +78,12 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
                      "stage2_batch_size": stage2.batch_size, "data": stage1.data,
                      # A distilled stage 1 (`train stage1 --teacher`): the run it learnt
                      # from, whose decoders it keeps; its steps are the student's.
-                     "stage1_teacher": stage1.teacher},
+                     "stage1_teacher": stage1.teacher,
+                     # A fine-tune (`--init-from RUN`) counts its own steps only: the run
+                     # it started from says where the rest came from.
+                     "stage1_init_from": stage1.init_from,
+                     "stage2_init_from": stage2.init_from,
+                     "stage2_gan_weight": stage2.lambda_gan},
         # What the bank was made from (dataset.json: kind, seed, size, renderer): lets export
         # redraw a procedural bank's sketches (the drawing guide's, sketch2idol/export/guides.py).
         "data": read_info(stage1.data),
