@@ -72,8 +72,7 @@ def test_a_bad_look_option_is_one_line_before_anything_is_sent(args, complaint, 
 
 
 def test_stage2_options_reach_its_config(tmp_path):
-    """--casual-prob, --lr-decay-steps and --gan-weight land in the stage-2 config, also on
-    --resume."""
+    """--casual-prob, --lr-decay-steps and --gan-weight land in the stage-2 config."""
     from sketch2idol.cli import build_parser
     from sketch2idol.cli.train import resolve_config
     from sketch2idol.core.train.config import Stage2Config
