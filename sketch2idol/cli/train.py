@@ -76,6 +76,10 @@ def register(groups: argparse._SubParsersAction) -> None:
     stage2.add_argument("--gan-weight", type=non_negative_float, metavar="W",
                         help="weight of the generator's LSGAN term (default 1; the "
                              "discriminator still trains for feature matching at 0)")
+    stage2.add_argument("--flat-detail-weight", type=non_negative_float, metavar="W",
+                        help="weight of the L1 between the output's and the truth's high-pass "
+                             "detail inside skin and background (default 20): higher paints "
+                             "flatter regions")
     stage2.set_defaults(handler=run_stage2)
 
 
@@ -100,7 +104,8 @@ def resolve_config(args: argparse.Namespace, cls):
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
-                 "lambda_gan": getattr(args, "gan_weight", None)}
+                 "lambda_gan": getattr(args, "gan_weight", None),
+                 "lambda_flat_detail": getattr(args, "flat_detail_weight", None)}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")
