@@ -32,6 +32,7 @@ def test_every_command_has_help(command, capsys):
     (["train", "stage1", "--out", "x", "--anchor-weight", "nan"], "expected a number >= 0"),
     (["train", "stage2", "--out", "x", "--gan-weight", "-1"], "expected a number >= 0"),
     (["train", "stage2", "--out", "x", "--flat-detail-weight", "-2"], "expected a number >= 0"),
+    (["train", "stage2", "--out", "x", "--region-weight", "inf"], "expected a number >= 0"),
     (["generate", "x.png", "--timeout", "0"], "expected seconds > 0, got 0"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):
@@ -73,8 +74,7 @@ def test_a_bad_look_option_is_one_line_before_anything_is_sent(args, complaint, 
 
 
 def test_stage2_options_reach_its_config(tmp_path):
-    """--casual-prob, --lr-decay-steps, --gan-weight and --flat-detail-weight land in the
-    stage-2 config."""
+    """--casual-prob, --lr-decay-steps and the loss weights land in the stage-2 config."""
     from sketch2idol.cli import build_parser
     from sketch2idol.cli.train import resolve_config
     from sketch2idol.core.train.config import Stage2Config
@@ -84,7 +84,7 @@ def test_stage2_options_reach_its_config(tmp_path):
     args = build_parser().parse_args(["train", "stage2", "--data", str(data), "--out",
                                       str(tmp_path / "run"), "--casual-prob", "0.75",
                                       "--lr-decay-steps", "100", "--gan-weight", "0",
-                                      "--flat-detail-weight", "60"])
+                                      "--flat-detail-weight", "60", "--region-weight", "30"])
     config = resolve_config(args, Stage2Config)
     assert (config.casual_prob, config.lr_decay_steps, config.lambda_gan,
-            config.lambda_flat_detail) == (0.75, 100, 0.0, 60.0)
+            config.lambda_flat_detail, config.lambda_region) == (0.75, 100, 0.0, 60.0, 30.0)

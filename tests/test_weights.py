@@ -42,7 +42,8 @@ def test_exported_weights_are_fp16_and_load_as_the_trained_nets(runs):
     assert info["size"] == 256 and len(info["bank_ids"]) == 12
     # how the nets were trained travels with them: steps, the GAN weight, warm starts
     assert info["training"]["stage2_steps"] == 2 and info["training"]["stage2_gan_weight"] == 1.0
-    assert info["training"]["stage2_flat_detail_weight"] == 20.0
+    assert (info["training"]["stage2_flat_detail_weight"],
+            info["training"]["stage2_region_weight"]) == (20.0, 10.0)
     assert info["training"]["stage1_init_from"] is info["training"]["stage2_init_from"] is None
     assert weights.bank_features.shape == (12, 5, 512)
     trained = load_autoencoders(runs / "s1", CPU)

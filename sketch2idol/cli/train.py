@@ -80,6 +80,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="weight of the L1 between the output's and the truth's high-pass "
                              "detail inside skin and background (default 20): higher paints "
                              "flatter regions")
+    stage2.add_argument("--region-weight", type=non_negative_float, metavar="W",
+                        help="weight of the L1 between the output's and the truth's mean colour "
+                             "in each look region: hair, skin, iris, lips, clothes, background "
+                             "(default 10)")
     stage2.set_defaults(handler=run_stage2)
 
 
@@ -105,7 +109,8 @@ def resolve_config(args: argparse.Namespace, cls):
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
                  "lambda_gan": getattr(args, "gan_weight", None),
-                 "lambda_flat_detail": getattr(args, "flat_detail_weight", None)}
+                 "lambda_flat_detail": getattr(args, "flat_detail_weight", None),
+                 "lambda_region": getattr(args, "region_weight", None)}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")
