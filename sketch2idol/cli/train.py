@@ -14,6 +14,18 @@ from sketch2idol.cli.arguments import (
 )
 from sketch2idol.core.errors import UserError
 
+#: The stage-2 loss weights a fine-tune may change: (flag, Stage2Config field, help).
+STAGE2_LOSS_WEIGHTS = (
+    ("--gan-weight", "lambda_gan", "weight of the generator's LSGAN term (default 1; the "
+     "discriminator still trains for feature matching at 0)"),
+    ("--flat-detail-weight", "lambda_flat_detail", "weight of the L1 between the output's and "
+     "the truth's high-pass detail inside skin and background (default 20): higher paints "
+     "flatter regions"),
+    ("--region-weight", "lambda_region", "weight of the L1 between the output's and the "
+     "truth's mean colour in each look region: hair, skin, iris, lips, clothes, background "
+     "(default 10)"),
+)
+
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="training data set directory "
@@ -73,17 +85,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                              "cheap first phase, then --resume --train-size 256")
     stage2.add_argument("--casual-prob", type=probability, metavar="P",
                         help="share of inputs refined from casual drawings (default 0.5)")
-    stage2.add_argument("--gan-weight", type=non_negative_float, metavar="W",
-                        help="weight of the generator's LSGAN term (default 1; the "
-                             "discriminator still trains for feature matching at 0)")
-    stage2.add_argument("--flat-detail-weight", type=non_negative_float, metavar="W",
-                        help="weight of the L1 between the output's and the truth's high-pass "
-                             "detail inside skin and background (default 20): higher paints "
-                             "flatter regions")
-    stage2.add_argument("--region-weight", type=non_negative_float, metavar="W",
-                        help="weight of the L1 between the output's and the truth's mean colour "
-                             "in each look region: hair, skin, iris, lips, clothes, background "
-                             "(default 10)")
+    for flag, field, help_text in STAGE2_LOSS_WEIGHTS:
+        stage2.add_argument(flag, type=non_negative_float, metavar="W", dest=field,
+                            help=help_text)
     stage2.set_defaults(handler=run_stage2)
 
 
@@ -108,9 +112,7 @@ def resolve_config(args: argparse.Namespace, cls):
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
-                 "lambda_gan": getattr(args, "gan_weight", None),
-                 "lambda_flat_detail": getattr(args, "flat_detail_weight", None),
-                 "lambda_region": getattr(args, "region_weight", None)}
+                 **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")
