@@ -64,3 +64,29 @@ def test_a_face_in_the_wrong_colours_is_caught():
 def test_a_gradient_background_asks_for_the_mean_of_its_colours():
     look = {"background": (0, 0, 0), "background2": (200, 100, 50)}
     assert np.allclose(requested_colour(look, "background"), (100, 50, 25))
+
+
+def test_worst_named_colours_name_the_palette_entry_with_the_largest_mean_error():
+    from sketch2idol.core.data.faces import palette
+    from sketch2idol.core.evaluate.heldout import HeldOut
+    from sketch2idol.core.evaluate.run import worst_colours
+
+    iris = {name: rgb for name, rgb, _ in palette.IRIS}
+    faces = []  # (iris colour as rendered, iris error, hair error)
+    for seed, (name, nudge, iris_error, hair_error) in enumerate(
+            [("green", (9, -11, 7), 40.0, 5.0), ("green", (-10, 4, 0), 20.0, 5.0),
+             ("brown", (3, 3, -12), 35.0, 50.0), ("violet", (0, 0, 0), 10.0, 1.0)]):
+        params = sample_face_params(np.random.default_rng(seed))
+        params["eyes"]["iris_color"] = list(np.add(iris[name], nudge).astype(float))
+        faces.append((params, iris_error, hair_error))
+    heldout = HeldOut(ids=[f"{i:06d}" for i in range(len(faces))], sketches=None,
+                      photos=None, params=[p for p, _, _ in faces], casual=None, labels=None,
+                      looks=np.stack([look_vector(look_from_params(p)) for p, _, _ in faces]))
+    per_face = [{"colour_eyes": e, "colour_hair": h} for _, e, h in faces]
+    worst = worst_colours(per_face, heldout)
+    # green averages 30, brown's single face 35: brown is the worst named iris colour
+    assert worst["eyes_by_name"] == {"name": "brown", "mean_error": 35.0, "faces": 1}
+    assert worst["eyes"]["id"] == "000000" and worst["eyes"]["error"] == 40.0
+    hair_name = faces[2][0]["hair"]["color_name"]
+    assert worst["hair_by_name"]["name"] == hair_name
+    assert "lips_by_name" not in worst

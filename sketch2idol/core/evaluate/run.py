@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from sketch2idol.core.data.augment import augment_rng  # noqa: E402
+from sketch2idol.core.data.faces import palette  # noqa: E402
 from sketch2idol.core.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS, Label  # noqa: E402
 from sketch2idol.core.data.sketch import extract_sketch  # noqa: E402
 from sketch2idol.core.evaluate import look_metrics  # noqa: E402
@@ -155,8 +156,26 @@ def quality_table(pipeline: Pipeline, heldout: HeldOut, drawings: np.ndarray,
     return results, grid, per_face
 
 
+def colour_name(heldout: HeldOut, index: int, field: str) -> str | None:
+    """The palette name of face `index`'s requested colour for `field`, where the renderer
+    draws that colour from a named palette: hair (recorded in its parameters) and iris (the
+    nearest palette entry: the renderer jitters it by at most 12 per channel)."""
+    params = heldout.params[index]
+    if field == "hair":
+        return params["hair"].get("color_name")
+    if field == "eyes":
+        requested = np.asarray(params["eyes"]["iris_color"], dtype=np.float64)
+        return min(palette.IRIS, key=lambda entry: np.sum((requested - entry[1]) ** 2))[0]
+    return None
+
+
+#: Look fields whose colours come from named palettes (see colour_name).
+NAMED_FIELDS = {"hair": "hair", "eyes": "iris"}
+
+
 def worst_colours(per_face: list[dict], heldout: HeldOut) -> dict[str, dict]:
-    """Per look field, the face with the largest colour error (and its named hair colour)."""
+    """Per look field, the face with the largest colour error; per named field (hair, iris),
+    the palette colour with the largest mean error (under "<field>_by_name")."""
     worst = {}
     for field in FIELD_REGIONS:
         key = f"colour_{field}"
@@ -168,15 +187,16 @@ def worst_colours(per_face: list[dict], heldout: HeldOut) -> dict[str, dict]:
         worst[field] = {"error": error, "id": heldout.ids[i],
                         "colour": "#" + "".join(f"{c:02x}" for c in look[field]),
                         "hair_colour_name": heldout.params[i]["hair"].get("color_name")}
-    names = {}
-    for i, row in enumerate(per_face):
-        if row.get("colour_hair") is not None:
-            names.setdefault(heldout.params[i]["hair"]["color_name"], []).append(
-                row["colour_hair"])
-    if names:
-        name, errors = max(names.items(), key=lambda item: np.mean(item[1]))
-        worst["hair_by_name"] = {"name": name, "mean_error": float(np.mean(errors)),
-                                 "faces": len(errors)}
+    for field in NAMED_FIELDS:
+        names = {}
+        for i, row in enumerate(per_face):
+            name = colour_name(heldout, i, field)
+            if row.get(f"colour_{field}") is not None and name is not None:
+                names.setdefault(name, []).append(row[f"colour_{field}"])
+        if names:
+            name, errors = max(names.items(), key=lambda item: np.mean(item[1]))
+            worst[f"{field}_by_name"] = {"name": name, "mean_error": float(np.mean(errors)),
+                                         "faces": len(errors)}
     return worst
 
 
@@ -285,11 +305,12 @@ def markdown(report: dict) -> str:
     for kind, worst in report["worst_colours"].items():
         lines += ["", f"Worst faces ({kind}): " + "; ".join(
             f"{field} {w['error']:.1f} (id {w['id']}, {w['colour']})"
-            for field, w in worst.items() if field != "hair_by_name")]
-        if "hair_by_name" in worst:
-            w = worst["hair_by_name"]
-            lines.append(f"Worst named hair colour: {w['name']} (mean error "
-                         f"{w['mean_error']:.1f} over {w['faces']} faces).")
+            for field, w in worst.items() if field in FIELD_REGIONS)]
+        for field, noun in NAMED_FIELDS.items():
+            if f"{field}_by_name" in worst:
+                w = worst[f"{field}_by_name"]
+                lines.append(f"Worst named {noun} colour: {w['name']} (mean error "
+                             f"{w['mean_error']:.1f} over {w['faces']} faces).")
     if report.get("stage1_casual"):
         row = report["stage1_casual"]
         lines += ["", "## Stage 1 on casual drawings", "",
