@@ -40,7 +40,7 @@ def test_exported_weights_are_fp16_and_load_as_the_trained_nets(runs):
     weights = load_weights(runs / "weights")
     info = json.loads((runs / "weights" / MANIFEST).read_text())
     assert info["size"] == 256 and len(info["bank_ids"]) == 12
-    # how the nets were trained travels with them: steps, the GAN weight, warm starts
+    # how the nets were trained travels with them: steps, the loss weights, warm starts
     assert info["training"]["stage2_steps"] == 2 and info["training"]["stage2_gan_weight"] == 1.0
     assert (info["training"]["stage2_flat_detail_weight"],
             info["training"]["stage2_region_weight"]) == (20.0, 10.0)

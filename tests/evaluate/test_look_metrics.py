@@ -72,7 +72,7 @@ def test_worst_named_colours_name_the_palette_entry_with_the_largest_mean_error(
     from sketch2idol.core.evaluate.run import worst_colours
 
     iris = {name: rgb for name, rgb, _ in palette.IRIS}
-    faces = []  # (iris colour as rendered, iris error, hair error)
+    faces = []  # (renderer parameters, iris colour error, hair colour error)
     for seed, (name, nudge, iris_error, hair_error) in enumerate(
             [("green", (9, -11, 7), 40.0, 5.0), ("green", (-10, 4, 0), 20.0, 5.0),
              ("brown", (3, 3, -12), 35.0, 50.0), ("violet", (0, 0, 0), 10.0, 1.0)]):
