@@ -84,7 +84,10 @@ def test_stage2_options_reach_its_config(tmp_path):
     args = build_parser().parse_args(["train", "stage2", "--data", str(data), "--out",
                                       str(tmp_path / "run"), "--casual-prob", "0.75",
                                       "--lr-decay-steps", "100", "--gan-weight", "0",
-                                      "--flat-detail-weight", "60", "--region-weight", "30"])
+                                      "--flat-detail-weight", "60", "--region-weight", "30",
+                                      "--palette-weight", "2", "--palette-head"])
     config = resolve_config(args, Stage2Config)
     assert (config.casual_prob, config.lr_decay_steps, config.lambda_gan,
-            config.lambda_flat_detail, config.lambda_region) == (0.75, 100, 0.0, 60.0, 30.0)
+            config.lambda_flat_detail, config.lambda_region,
+            config.lambda_palette) == (0.75, 100, 0.0, 60.0, 30.0, 2.0)
+    assert config.generator.palette_head and not Stage2Config().generator.palette_head

@@ -10,6 +10,7 @@ from sketch2idol.core.data.synth import synthesize
 from sketch2idol.core.models.discriminator import DiscriminatorConfig
 from sketch2idol.core.models.generator import GeneratorConfig
 from sketch2idol.core.pipeline import Pipeline
+from sketch2idol.core.train.checkpoint import load_net_state
 from sketch2idol.core.train.config import Stage1Config, Stage2Config
 from sketch2idol.core.train.loop import run_training
 from sketch2idol.core.train.stage1 import Stage1Trainer, load_autoencoders
@@ -71,3 +72,24 @@ def test_pipeline_runs_any_drawing_and_checks_t(runs):
     for bad, message in ((1.5, r"\[0, 1\]"), ([0.5, 0.5], "one per component")):
         with pytest.raises(ValueError, match=message):
             pipeline(drawing, t=bad)
+
+
+def test_a_generator_with_a_palette_head_exports_and_loads_with_it(runs, tmp_path):
+    stage2 = Stage2Config(data=str(runs / "faces"), stage1=str(runs / "s1"), steps=2,
+                          batch_size=2, sample_every=100, checkpoint_every=100,
+                          loader_workers=0, discriminator=DiscriminatorConfig(ndf=8),
+                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1,
+                                                    palette_head=True))
+    run_training(Stage2Trainer(stage2, CPU), tmp_path / "s2", resume=False, progress=False)
+    export_weights(runs / "s1", tmp_path / "s2", tmp_path / "weights")
+    info = json.loads((tmp_path / "weights" / MANIFEST).read_text())
+    assert info["generator"]["palette_head"] is True
+    assert info["training"]["stage2_palette_weight"] == 1.0
+    generator = load_weights(tmp_path / "weights").generator
+    trained, _ = load_net_state(tmp_path / "s2", "G")
+    loaded = generator.state_dict()
+    assert any(key.startswith("palette.") for key in trained) and set(loaded) == set(trained)
+    for key, tensor in trained.items():  # fp16 storage
+        torch.testing.assert_close(loaded[key], tensor.float(), atol=1e-3, rtol=1e-3)
+    # a weights directory of a generator without one still loads as before
+    assert load_weights(runs / "weights").generator.palette is None

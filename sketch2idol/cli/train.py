@@ -24,6 +24,8 @@ STAGE2_LOSS_WEIGHTS = (
     ("--region-weight", "lambda_region", "weight of the L1 between the output's and the "
      "truth's mean colour in each look region: hair, skin, iris, lips, clothes, background "
      "(default 10)"),
+    ("--palette-weight", "lambda_palette", "with a palette head: weight of the cross-entropies "
+     "that teach its gate and colour choice the label map (default 1)"),
 )
 
 
@@ -85,6 +87,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                              "cheap first phase, then --resume --train-size 256")
     stage2.add_argument("--casual-prob", type=probability, metavar="P",
                         help="share of inputs refined from casual drawings (default 0.5)")
+    stage2.add_argument("--palette-head", action="store_true",
+                        help="give the generator a palette head that paints look regions in "
+                             "the look's own colours (with --init-from a run without one, "
+                             "the head starts fresh)")
     for flag, field, help_text in STAGE2_LOSS_WEIGHTS:
         stage2.add_argument(flag, type=non_negative_float, metavar="W", dest=field,
                             help=help_text)
@@ -125,6 +131,12 @@ def resolve_config(args: argparse.Namespace, cls):
               for key, value in overrides.items() if value is not None}
     config = dataclasses.replace(config, **{k: v for k, v in values.items()
                                             if k in {f.name for f in dataclasses.fields(cls)}})
+    if getattr(args, "palette_head", False) and not config.generator.palette_head:
+        if args.resume:
+            raise UserError("--palette-head changes the generator; a resumed run keeps its "
+                            "own: start a new run with --init-from")
+        config = dataclasses.replace(
+            config, generator=dataclasses.replace(config.generator, palette_head=True))
     if not Path(config.data).is_dir():
         raise UserError(f"training data {config.data} is not a directory (make it with "
                         "`make data` or pass --data)")

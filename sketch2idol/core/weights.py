@@ -85,7 +85,9 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
                      "stage2_init_from": stage2.init_from,
                      "stage2_gan_weight": stage2.lambda_gan,
                      "stage2_flat_detail_weight": stage2.lambda_flat_detail,
-                     "stage2_region_weight": stage2.lambda_region},
+                     "stage2_region_weight": stage2.lambda_region,
+                     "stage2_palette_weight": (stage2.lambda_palette
+                                               if stage2.generator.palette_head else None)},
         # What the bank was made from (dataset.json: kind, seed, size, renderer): lets export
         # redraw a procedural bank's sketches (the drawing guide's, sketch2idol/export/guides.py).
         "data": read_info(stage1.data),

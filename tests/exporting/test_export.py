@@ -200,18 +200,21 @@ def int8_generator(exported_repository, pipeline, tmp_path_factory):
 
 
 def test_int8_generator_quantises_every_conv_below_full_resolution_and_not_the_look(
-        int8_generator):
-    """No ConvTranspose any more: every convolution runs int8 but the three at 256² (the
-    first, 1-channel sketch in; the last upsampling one; the last, 3 colours out); the look
-    MLP and FiLM projections stay fp32 (sketch2idol/export/precision.py says why)."""
+        int8_generator, pipeline):
+    """No ConvTranspose any more: every convolution runs int8 but those at 256² (the first,
+    1-channel sketch in; the last upsampling one; the last, 3 colours out; the palette
+    head's two 1x1 ones where the generator has it); the look MLP and FiLM projections stay
+    fp32 (sketch2idol/export/precision.py says why)."""
     fp32, int8 = int8_generator
     layers = weight_precisions(onnx.load(str(int8)))
     assert "ConvTranspose" not in {n.op_type for n in onnx.load(str(int8)).graph.node}
     convs = layers["Conv"]
     kept = [shape for precision, shape in convs if precision == "fp32"]
-    assert len(convs) == 20 and len(kept) == 3
     ngf = kept[0][0]  # weights are [out, in, kh, kw]; the first conv writes ngf channels
-    assert kept == [(ngf, 1, 7, 7), (ngf, 2 * ngf, 3, 3), (3, ngf, 7, 7)]
+    expected = [(ngf, 1, 7, 7), (ngf, 2 * ngf, 3, 3), (3, ngf, 7, 7)]
+    if pipeline.weights.generator.palette is not None:
+        expected += [(ngf, ngf, 1, 1), (1 + len(contract.LOOK_FIELDS) + 3, ngf, 1, 1)]
+    assert len(convs) == 17 + len(expected) and sorted(kept) == sorted(expected)
     assert {precision for precision, _ in layers["Gemm"]} == {"fp32"}
     source = onnx.load(str(fp32))
     gemms = [node.name for node in source.graph.node if node.op_type == "Gemm"]

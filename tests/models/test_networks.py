@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2idol.core.contract import FEATURE_DIM, LOOK_DIM
+from sketch2idol.core.contract import FEATURE_DIM, LOOK_DIM, LOOK_FIELDS
 from sketch2idol.core.geometry import COMPONENTS, SUPPORTED_SIZES, component_windows
 from sketch2idol.core.models.autoencoder import define_autoencoders
 from sketch2idol.core.models.components import blank_mask, composite, crop_components
 from sketch2idol.core.models.discriminator import define_discriminator
 from sketch2idol.core.models.generator import GeneratorConfig, define_generator
-from sketch2idol.core.models.losses import line_weighted_l1
+from sketch2idol.core.models.losses import line_weighted_l1, palette_loss
 from sketch2idol.core.models.tensors import sketch_batch
 
 
@@ -158,3 +158,73 @@ def test_generator_learns_to_paint_the_look_it_is_given():
         faces = generator(sketch, looks)
     on_ink = ink.bool().expand(2, 3, 32, 32)
     assert faces[0][on_ink[0]].mean() < -0.3 and faces[1][on_ink[1]].mean() > 0.3
+
+
+PALETTE_SMALL = GeneratorConfig(ngf=8, downsamplings=2, blocks=1, palette_head=True)
+
+
+def test_an_untrained_palette_head_leaves_the_face_to_the_free_head():
+    torch.manual_seed(0)
+    plain = define_generator(GeneratorConfig(ngf=8, downsamplings=2, blocks=1)).eval()
+    palette = define_generator(PALETTE_SMALL).eval()
+    missing, unexpected = palette.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and all(key.startswith("palette.") for key in missing)
+    sketch, look = line_sketches(1, 64), torch.rand(1, LOOK_DIM)
+    with torch.no_grad():
+        free, painted = plain(sketch, look), palette(sketch, look)
+    difference = (free - painted).abs()
+    # the gate opens sigmoid(-4) = 1.8%: at most that share of a [-1, 1] difference
+    assert 0 < difference.max() <= 2 * torch.sigmoid(torch.tensor(-4.0)) + 1e-6
+
+
+@pytest.mark.parametrize("field", LOOK_FIELDS)
+def test_an_open_palette_paints_exactly_the_chosen_look_colour(field):
+    # What FiLM alone could not: any requested hue (here a green no face was trained on)
+    # reaches the pixels unchanged when the gate is open on its field at unit gain.
+    generator = define_generator(PALETTE_SMALL).eval()
+    index = LOOK_FIELDS.index(field)
+    with torch.no_grad():
+        last = generator.palette.body[-1]
+        last.bias[0] = 30.0  # gate open
+        last.bias[1 + index] = 30.0  # this field chosen; the gain logits stay 0 (gain 1)
+    look = torch.rand(2, LOOK_DIM)
+    look[0, index * 3:index * 3 + 3] = torch.tensor([72, 146, 92]) / 255.0
+    with torch.no_grad():
+        faces = generator(line_sketches(1, 64).expand(2, 1, 64, 64), look)
+    for row in range(2):
+        expected = look[row, index * 3:index * 3 + 3] * 2 - 1
+        torch.testing.assert_close(faces[row], expected[:, None, None].expand(3, 64, 64),
+                                   atol=1e-5, rtol=0)
+
+
+def palette_case(widths, gate, choices):
+    """palette_loss on a 2-row strip of three regions (hair, background, an eye white no
+    look colour paints) `widths` pixels wide, the gate logit and chosen field per region."""
+    fields = len(LOOK_FIELDS)
+    painting = [("hair",), ("background", "background2"), ()]  # either background colour
+    columns = [region for region, width in enumerate(widths) for _ in range(width)]
+    painted = torch.zeros(1, fields, 2, len(columns))
+    classes = torch.zeros(1, 3, 2, len(columns))
+    gate_logit = torch.zeros(1, 1, 2, len(columns))
+    field_logits = torch.zeros(1, fields, 2, len(columns))
+    for x, region in enumerate(columns):
+        classes[0, region, :, x] = 1
+        gate_logit[0, 0, :, x] = gate[region]
+        field_logits[0, LOOK_FIELDS.index(choices[region]), :, x] = 20.0
+        for name in painting[region]:
+            painted[0, LOOK_FIELDS.index(name), :, x] = 1
+    return palette_loss(gate_logit, field_logits, painted, classes).item()
+
+
+def test_the_palette_loss_reads_the_label_map():
+    widths = (2, 2, 2)
+    assert palette_case(widths, [20, 20, -20], ["hair", "background2", "hair"]) < 1e-3
+    for wrong in (palette_case(widths, [20, 20, -20], ["skin", "background", "hair"]),
+                  palette_case(widths, [-20, 20, -20], ["hair", "background", "hair"]),
+                  palette_case(widths, [20, 20, 20], ["hair", "background", "hair"])):
+        assert wrong > 5.0  # a wrong colour, the gate shut on hair, or open on the eye
+    # Each class counts alike whatever its area: the hair's wrong colour costs as much
+    # beside a background 50 times its size as beside one of its own size.
+    small = palette_case((2, 2, 2), [20, 20, -20], ["skin", "background", "hair"])
+    large = palette_case((2, 100, 2), [20, 20, -20], ["skin", "background", "hair"])
+    assert large == pytest.approx(small, rel=1e-4)

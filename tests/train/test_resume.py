@@ -236,3 +236,27 @@ def test_a_resumed_run_learns_at_the_rate_its_config_says_now(face_set, tmp_path
     saved = torch.load(run / CHECKPOINT_NAME, weights_only=False)["optimizers"]
     assert saved["autoencoders"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
     assert json.loads((run / "config.json").read_text())["changed"]["lr_decay_steps"] == 3
+
+
+def test_a_palette_head_is_added_by_a_fine_tune_and_learns_the_label_map(face_set, tmp_path):
+    from sketch2idol.core.errors import UserError
+
+    stage1 = tmp_path / "stage1"
+    train(Stage1Trainer, stage1_config(face_set, 1), stage1)
+    small = GeneratorConfig(ngf=8, downsamplings=2, blocks=1)
+    plain = Stage2Config(data=str(face_set), stage1=str(stage1), steps=1, batch_size=2,
+                         sample_every=100, checkpoint_every=100, loader_workers=0,
+                         generator=small, discriminator=DiscriminatorConfig(ndf=8))
+    train(Stage2Trainer, plain, tmp_path / "plain")
+    with_palette = dataclasses.replace(
+        plain, steps=24, lr=1e-3, init_from=str(tmp_path / "plain"),
+        generator=dataclasses.replace(small, palette_head=True))
+    train(Stage2Trainer, with_palette, tmp_path / "palette")
+    tuned, source = weights(tmp_path / "palette")["G"], weights(tmp_path / "plain")["G"]
+    assert {key for key in tuned if not key.startswith("palette.")} == set(source)
+    palette_losses = [row["G_palette"] for row in losses(tmp_path / "palette")]
+    assert len(palette_losses) == 24 and palette_losses[-1] < 0.7 * palette_losses[0]
+    # the other way round, a run's palette would be silently dropped: refused
+    back = dataclasses.replace(plain, init_from=str(tmp_path / "palette"))
+    with pytest.raises(UserError, match="does not fit this configuration"):
+        train(Stage2Trainer, back, tmp_path / "back")

@@ -13,16 +13,25 @@ throughout (Wang et al., CVPR 2018), with two changes:
 - **Resize + convolution instead of strided transposed convolution** to upsample: no
   checkerboard texture (Odena et al., Distill 2016), and every convolution is a plain Conv
   that onnxruntime can quantise to int8.
+
+With `palette_head`, a third change: the look's colours reach the output directly. A small
+head on the last features predicts, per pixel, a gate, a choice among the look's colour
+fields and an RGB gain; the face is the free RGB head's output where the gate is closed and
+the chosen look colour times the gain where it is open. FiLM alone learns a brown-to-blue
+axis for the iris and paints green, violet or pink irises off-hue (weights/default/
+README.md); through the palette every requested colour is on the path to the pixels, and
+training supervises the gate and the choice with the label map (losses.palette_loss).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sketch2idol.core.contract import LOOK_DIM
+from sketch2idol.core.contract import LOOK_CHANNELS, LOOK_DIM
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class GeneratorConfig:
     out_channels: int = 3
     look_dim: int = LOOK_DIM
     look_hidden: int = 128  # width of the look MLP's embedding
+    palette_head: bool = False  # paint look regions in the look's own colours (PaletteHead)
 
 
 class LookEmbedding(nn.Module):
@@ -96,7 +106,53 @@ class ResnetBlock(nn.Module):
         return x + self.norm(self.conv(self.first(x, embedding)), embedding)
 
 
+#: The gain's range is (0, MAX_GAIN): shading darkens a look colour or lightens it up to 3x
+#: (e.g. a hair highlight); at initialisation the gain is 1.
+MAX_GAIN = 3.0
+GATE_INIT_BIAS = -4.0  # an untrained palette is nearly shut: the free head paints
+
+
+class PaletteHead(nn.Module):
+    """features [B, C, H, W] -> (gate logit [B, 1, H, W], colour-field logits [B, F, H, W],
+    gain [B, 3, H, W]).
+
+    The last convolution starts at zero, so an untrained head leaves the face to the free
+    head (gate sigmoid(-4) = 0.018), with uniform field choice and unit gain."""
+
+    def __init__(self, channels: int, fields: int):
+        super().__init__()
+        self.fields = fields
+        # Per-pixel (1x1) layers: the features already see far; at full resolution every
+        # MAC counts (these stay fp32 in the int8 export, precision.full_resolution_layers).
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(channels, 1 + fields + 3, 1))
+        last = self.body[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        with torch.no_grad():
+            last.bias[0] = GATE_INIT_BIAS
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.body(x)
+        gate, fields, gain = out.split((1, self.fields, 3), dim=1)
+        return gate, fields, MAX_GAIN * torch.sigmoid(gain - math.log(MAX_GAIN - 1.0))
+
+
+def paint(free: torch.Tensor, look: torch.Tensor, gate: torch.Tensor, fields: torch.Tensor,
+          gain: torch.Tensor) -> torch.Tensor:
+    """The face in [-1, 1]: the free head's `free` [B, 3, H, W] blended by sigmoid(gate)
+    towards the look's colours (look [B, F * 3] in [0, 1]) weighted by softmax(fields),
+    times `gain`."""
+    colours = look.view(look.shape[0], -1, LOOK_CHANNELS)  # [B, F, 3]
+    chosen = torch.einsum("bfhw,bfc->bchw", torch.softmax(fields, dim=1), colours)
+    painted = (chosen * gain).clamp(0.0, 1.0) * 2.0 - 1.0
+    return free + torch.sigmoid(gate) * (painted - free)
+
+
 class GlobalGenerator(nn.Module):
+    #: Modules a fine-tune (`--init-from` a run without them) may add: they start fresh.
+    ADDED_IN_FINE_TUNE = ("palette.",)
+
     def __init__(self, config: GeneratorConfig = GeneratorConfig()):
         super().__init__()
         ngf, hidden = config.ngf, config.look_hidden
@@ -113,13 +169,29 @@ class GlobalGenerator(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.out_channels, 7),
                                   nn.Tanh())
+        self.palette = PaletteHead(ngf, config.look_dim // LOOK_CHANNELS) \
+            if config.palette_head else None
 
-    def forward(self, sketch: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
+    def features(self, sketch: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
         embedding = self.embed(look)
         x = sketch
         for stage in self.stages:
             x = stage(x, embedding)
-        return self.head(x)
+        return x
+
+    def forward(self, sketch: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
+        return self.paint_with_palette(sketch, look)[0]
+
+    def paint_with_palette(self, sketch: torch.Tensor, look: torch.Tensor
+                           ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """(face [B, 3, H, W] in [-1, 1], (gate logit, colour-field logits) or None without
+        a palette head): the logits are what training supervises with the label map."""
+        x = self.features(sketch, look)
+        free = self.head(x)
+        if self.palette is None:
+            return free, None
+        gate, fields, gain = self.palette(x)
+        return paint(free, look, gate, fields, gain), (gate, fields)
 
 
 def define_generator(config: GeneratorConfig = GeneratorConfig()) -> GlobalGenerator:

@@ -14,6 +14,8 @@
   a plain L1 leaves their colours to chance.
 - `flat_detail_l1`: the L1 between output and truth high-pass detail inside flat regions
   (skin, background), where the truth is smooth: it punishes noise and checkerboard.
+- `palette_loss`: with the generator's palette head, cross-entropies that teach its gate and
+  colour-field choice the label map (which pixels are painted in which look colour).
 """
 
 from __future__ import annotations
@@ -81,3 +83,22 @@ def flat_detail_l1(output: torch.Tensor, target: torch.Tensor,
     """`flat`: [B, 1, H, W] weights, 1 inside the flat regions."""
     difference = (high_pass(output) - high_pass(target)).abs().mean(dim=1, keepdim=True)
     return (difference * flat).sum() / flat.sum().clamp_min(1.0)
+
+
+def palette_loss(gate: torch.Tensor, fields: torch.Tensor, painted: torch.Tensor,
+                 classes: torch.Tensor) -> torch.Tensor:
+    """How well the palette head (generator.PaletteHead) reads the label map: per pixel, the
+    binary cross-entropy of the gate logit [B, 1, H, W] against "painted in a look colour",
+    plus, where painted, the cross-entropy of the colour-field logits [B, F, H, W] against
+    the fields that paint the pixel (`painted` [B, F, H, W], 1 where field f's colour is
+    painted; several fields may share a pixel, choosing any of them is right). Averaged per
+    label class (`classes` [B, C, H, W], one mask per class), every class that is present
+    counting alike, as in `region_colour_l1`: the iris and the lips (a few hundred pixels)
+    weigh as much as the background, or the head learns them last."""
+    inside = painted.amax(dim=1, keepdim=True)
+    gate_term = F.binary_cross_entropy_with_logits(gate, inside, reduction="none")
+    log_choice = torch.log_softmax(fields, dim=1).masked_fill(painted < 0.5, -1e4)
+    field_term = -torch.logsumexp(log_choice, dim=1, keepdim=True) * inside
+    per_class, area = region_means(gate_term + field_term, classes)
+    present = (area >= MIN_REGION_AREA).to(per_class.dtype)
+    return (per_class[..., 0] * present).sum() / present.sum().clamp_min(1.0)

@@ -75,6 +75,7 @@ class Stage2Config(RunConfig):
     casual_prob: float = 0.5  # share of inputs refined from casual drawings (if the data has them)
     lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
     lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
+    lambda_palette: float = 1.0  # with generator.palette_head: its gate and choice vs labels
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     augment: Stage2Augment = field(default_factory=Stage2Augment)

@@ -74,7 +74,7 @@ def _set_learning_rate(trainer: Trainer, step: int) -> None:
     rate = learning_rate(config.lr, step, config.steps, config.lr_decay_steps)
     for optimizer in trainer.optimizers.values():
         for group in optimizer.param_groups:
-            group["lr"] = rate
+            group["lr"] = rate * group.get("lr_scale", 1.0)
 
 
 def _sample_batch(data: Dataset) -> dict:
@@ -96,11 +96,22 @@ def init_from_run(trainer: Trainer, source: Path) -> None:
             raise UserError(f"--init-from {source}: its checkpoint holds no net {name!r} "
                             "(a run of the other stage?)") from None
         try:
-            net.load_state_dict(state)
+            missing, unexpected = net.load_state_dict(state, strict=False)
         except RuntimeError as error:
             first = str(error).strip().splitlines()[-1].strip()
             raise UserError(f"--init-from {source}: net {name!r} does not fit this "
                             f"configuration ({first})") from None
+        added = tuple(getattr(net, "ADDED_IN_FINE_TUNE", ()))
+        unexplained = [key for key in missing if not key.startswith(added)] if added \
+            else list(missing)
+        if unexplained or unexpected:
+            keys = ", ".join((unexplained + list(unexpected))[:3])
+            raise UserError(f"--init-from {source}: net {name!r} does not fit this "
+                            f"configuration (tensors missing or unexpected: {keys}, ...)")
+        if missing:
+            print(f"--init-from {source}: net {name!r} loaded; its new "
+                  f"{', '.join(p.rstrip('.') for p in added)} start fresh "
+                  f"({len(missing)} tensors)")
 
 
 def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: bool = True

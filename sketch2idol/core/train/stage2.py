@@ -1,15 +1,16 @@
 """Stage 2: train the look-conditioned generator on stage-1 outputs of the training drawings.
 
-Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching + lambda_l1 * L1
-+ lambda_region * region colour L1 + lambda_flat_detail * flat-region detail L1 (the last
-two read off the label maps); discriminator loss = LSGAN on (refined sketch, real face,
-look) vs (refined sketch, generated face, look). The look is the face's own (its renderer
-parameters), so the generator learns to paint what it is asked for. The input is refined
-from the face's casual drawing with probability `casual_prob` (where the data set has
-them), else from its sketch: at serving time it comes from either kind. With `train_size`
-below the data's size, sketches and faces are area-downsampled first: the cheap
-low-resolution phase of a resolution schedule (the generator is fully convolutional, so the
-same weights continue at full size).
+Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching
++ lambda_l1 * L1 + lambda_region * region colour L1 + lambda_flat_detail * flat-region
+detail L1 (+ with a palette head, lambda_palette * palette_loss; these read off the label
+maps); discriminator loss = LSGAN on (refined sketch, real face, look) vs (refined sketch,
+generated face, look). The look is the face's own (its renderer parameters), so the
+generator learns to paint what it is asked for. The input is refined from the face's
+casual drawing with probability `casual_prob` (where the data set has them), else from its
+sketch: at serving time it comes from either kind. With `train_size` below the data's size,
+sketches and faces are area-downsampled first: the cheap low-resolution phase of a
+resolution schedule (the generator is fully convolutional, so the same weights continue at
+full size).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sketch2idol.core.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS
+from sketch2idol.core.contract import LOOK_FIELDS
+from sketch2idol.core.data.faces.labels import (
+    FIELD_REGIONS,
+    FLAT_REGIONS,
+    PAINTED_REGIONS,
+    Label,
+)
 from sketch2idol.core.data.loader import casual_share
 from sketch2idol.core.models.discriminator import define_discriminator
 from sketch2idol.core.models.generator import define_generator
@@ -28,12 +35,15 @@ from sketch2idol.core.models.losses import (
     feature_matching_loss,
     flat_detail_l1,
     lsgan_loss,
+    palette_loss,
     region_colour_l1,
 )
 from sketch2idol.core.models.tensors import image_array, to_unit
 from sketch2idol.core.train.config import Stage2Config
 from sketch2idol.core.train.loop import Trainer
 from sketch2idol.core.train.refined import SOURCES, RefinedPairs, build_refined_cache
+
+PALETTE_LR_SCALE = 10.0
 
 
 class Stage2Trainer(Trainer):
@@ -45,14 +55,23 @@ class Stage2Trainer(Trainer):
         discriminator = define_discriminator(config.discriminator).to(device)
         self.nets = {"G": generator, "D": discriminator}
         betas = (0.5, 0.999)
-        self.optimizers = {"G": torch.optim.Adam(generator.parameters(), config.lr, betas=betas),
+        # A palette head learns at PALETTE_LR_SCALE x the rate: in a fine-tune it starts from
+        # zero beside a trained body, and its gate must move several logits to open.
+        palette = list(generator.palette.parameters()) if generator.palette is not None else []
+        body = [p for p in generator.parameters() if all(p is not q for q in palette)]
+        groups = [{"params": body, "lr_scale": 1.0}]
+        if palette:
+            groups.append({"params": palette, "lr_scale": PALETTE_LR_SCALE})
+        self.optimizers = {"G": torch.optim.Adam(groups, config.lr, betas=betas),
                            "D": torch.optim.Adam(discriminator.parameters(), config.lr,
                                                  betas=betas)}
         casual_prob = casual_share(Path(config.data), config.casual_prob)
         sources = SOURCES if casual_prob else SOURCES[:1]  # ("sketch", "casual") / sketches
         build_refined_cache(Path(config.stage1), Path(config.data), config.t_values, device,
                             sources=sources)
-        self.use_labels = config.lambda_region > 0 or config.lambda_flat_detail > 0
+        self.use_palette = config.generator.palette_head and config.lambda_palette > 0
+        self.use_labels = (config.lambda_region > 0 or config.lambda_flat_detail > 0
+                           or self.use_palette)
         self.data = RefinedPairs(Path(config.data), Path(config.stage1), config.t_values,
                                  config.augment, config.seed, casual_prob=casual_prob,
                                  labels=self.use_labels)
@@ -66,23 +85,21 @@ class Stage2Trainer(Trainer):
             return images
         return F.interpolate(images, size=(size, size), mode="area")
 
-    def label_masks(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(look-region masks [B, R, h, w], flat-region mask [B, 1, h, w]) at the train size
-        (area-downsampled: border pixels count in part) of label maps [B, 1, H, W]."""
+    def label_masks(self, labels: torch.Tensor, groups) -> torch.Tensor:
+        """Masks [B, len(groups), h, w] of label maps [B, 1, H, W], one per group of label
+        classes, at the train size (area-downsampled: border pixels count in part)."""
         labels = labels[:, 0].to(self.device)
-        groups = [*FIELD_REGIONS.values(), FLAT_REGIONS]
         masks = torch.stack([torch.isin(labels, torch.tensor([int(c) for c in classes],
                                                              device=self.device))
                              for classes in groups], dim=1).float()
-        masks = self.at_train_size(masks)
-        return masks[:, :-1], masks[:, -1:]
+        return self.at_train_size(masks)
 
     def train_step(self, batch: dict) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]
         sketch = self.at_train_size(to_unit(batch["input"].to(self.device)))
         real = self.at_train_size(to_unit(batch["photo"].to(self.device)))
         look = batch["look"].to(self.device)
-        fake = G(sketch, look)
+        fake, palette = G.paint_with_palette(sketch, look)
 
         d_fake = D(sketch, fake.detach(), look)
         d_real = D(sketch, real, look)
@@ -99,11 +116,18 @@ class Stage2Trainer(Trainer):
                   + self.config.lambda_l1 * loss_l1)
         extra = {}
         if self.use_labels:
-            regions, flat = self.label_masks(batch["labels"])
-            extra["G_region"] = region_colour_l1(fake, real, regions)
-            extra["G_flat"] = flat_detail_l1(fake, real, flat)
+            masks = self.label_masks(batch["labels"], [*FIELD_REGIONS.values(), FLAT_REGIONS])
+            extra["G_region"] = region_colour_l1(fake, real, masks[:, :-1])
+            extra["G_flat"] = flat_detail_l1(fake, real, masks[:, -1:])
             loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
                       + self.config.lambda_flat_detail * extra["G_flat"])
+        if self.use_palette:
+            painted = self.label_masks(batch["labels"],
+                                       [PAINTED_REGIONS[field] for field in LOOK_FIELDS])
+            classes = self.label_masks(batch["labels"], [(label,) for label in Label])
+            extra["G_palette"] = palette_loss(*palette, (painted >= 0.5).float(),
+                                              (classes >= 0.5).float())
+            loss_g = loss_g + self.config.lambda_palette * extra["G_palette"]
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["G"].step()

@@ -60,6 +60,12 @@ def colourise(labels: np.ndarray) -> np.ndarray:
 FIELD_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN,), "eyes": (Label.IRIS,),
                  "lips": (Label.LIPS,), "clothes": (Label.CLOTHES,),
                  "background": (Label.BACKGROUND,)}
+#: look field (contract.LOOK_FIELDS order) -> the label classes painted in that field's
+#: colour apart from shading: what the generator's palette head learns to choose. Both
+#: background colours share the background (its gradient blends them).
+PAINTED_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN, Label.BODY_SKIN),
+                   "eyes": (Label.IRIS,), "lips": (Label.LIPS,), "clothes": (Label.CLOTHES,),
+                   "background": (Label.BACKGROUND,), "background2": (Label.BACKGROUND,)}
 #: Regions painted flat apart from soft shading: noise there is texture the face should lack.
 FLAT_REGIONS = (Label.FACE_SKIN, Label.BACKGROUND)
 
