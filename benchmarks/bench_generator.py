@@ -8,7 +8,8 @@ For each (ngf, downsamplings, residual blocks) candidate: parameters, G MACs per
 repeats, with min..max), and its ratio to the default config measured in the same run.
 With --train: seconds per stage-2 optimisation step (generator + discriminator, the
 trainer's losses) at --size and --batch, and images per second: what a CPU training
-budget buys. Every candidate takes the look (FiLM) and upsamples by resize + conv.
+budget buys. Every candidate takes the look (FiLM) and upsamples by resize + conv; one adds
+the palette head (generator.PaletteHead) to the default.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sketch2idol.core.models.losses import feature_matching_loss, lsgan_loss
 CANDIDATES = [
     GeneratorConfig(ngf=16, downsamplings=3, blocks=6),
     GeneratorConfig(ngf=24, downsamplings=3, blocks=6),  # the default
+    GeneratorConfig(ngf=24, downsamplings=3, blocks=6, palette_head=True),
     GeneratorConfig(ngf=32, downsamplings=3, blocks=6),
     GeneratorConfig(ngf=32, downsamplings=3, blocks=9),
     GeneratorConfig(ngf=48, downsamplings=3, blocks=6),
@@ -86,13 +88,19 @@ def train_step_seconds(config: GeneratorConfig, size: int, batch: int, repeats: 
 def report_training(args) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, stage-2 step at "
           f"{args.size}², batch {args.batch}, {args.repeats} repeats")
-    print(f"{'ngf':>4} {'down':>4} {'blocks':>6} {'s/step (median)':>16} {'images/s':>9}")
+    print(f"{'ngf':>4} {'down':>4} {'blocks':>6} {'head':>7} {'s/step (median)':>16} "
+          f"{'images/s':>9}")
     for config in CANDIDATES:
         median = statistics.median(train_step_seconds(config, args.size, args.batch,
                                                       args.repeats))
         mark = "  <- default" if config == DEFAULT else ""
-        print(f"{config.ngf:>4} {config.downsamplings:>4} {config.blocks:>6} {median:>16.2f} "
+        print(f"{shape(config)} {median:>16.2f} "
               f"{args.batch / median:>9.1f}{mark}")
+
+
+def shape(config: GeneratorConfig) -> str:
+    head = "palette" if config.palette_head else "free"
+    return f"{config.ngf:>4} {config.downsamplings:>4} {config.blocks:>6} {head:>7}"
 
 
 def main() -> None:
@@ -110,7 +118,7 @@ def main() -> None:
     look = torch.rand(1, LOOK_DIM)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}², "
           f"batch 1, {args.repeats} repeats")
-    print(f"{'ngf':>4} {'down':>4} {'blocks':>6} {'params M':>9} {'GMACs':>7} "
+    print(f"{'ngf':>4} {'down':>4} {'blocks':>6} {'head':>7} {'params M':>9} {'GMACs':>7} "
           f"{'ms (median, min..max)':>24} {'x default':>9}")
     rows = []
     for config in CANDIDATES:
@@ -122,7 +130,7 @@ def main() -> None:
     for config, params, gmacs, times in rows:
         median = statistics.median(times)
         mark = "  <- default" if config == DEFAULT else ""
-        print(f"{config.ngf:>4} {config.downsamplings:>4} {config.blocks:>6} {params:>9.2f} "
+        print(f"{shape(config)} {params:>9.2f} "
               f"{gmacs:>7.2f} {median:>10.1f} ({min(times):.1f}..{max(times):.1f})"
               f" {median / default_ms:>9.2f}{mark}")
 

@@ -109,7 +109,8 @@ def look_layers(model: onnx.ModelProto, look_input: str = APPEARANCE) -> list[st
 
 def full_resolution_layers(model: onnx.ModelProto) -> list[str]:
     """Convolutions that write the largest feature maps of the graph (the generator: the
-    first and last 7x7 convolutions and the last upsampling convolution, at 256²). Reads
+    first and last 7x7 convolutions, the last upsampling convolution and, where it has one,
+    the palette head's two 1x1 convolutions, at 256²). Reads
     the shapes ONNX shape inference left in the graph (quant_pre_process runs it); none
     where they are unknown."""
     shapes = {value.name: [dim.dim_value for dim in value.type.tensor_type.shape.dim]
