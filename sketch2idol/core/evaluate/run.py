@@ -186,7 +186,7 @@ def worst_colours(per_face: list[dict], heldout: HeldOut) -> dict[str, dict]:
         look = look_from_vector(heldout.looks[i])
         worst[field] = {"error": error, "id": heldout.ids[i],
                         "colour": "#" + "".join(f"{c:02x}" for c in look[field]),
-                        "hair_colour_name": heldout.params[i]["hair"].get("color_name")}
+                        "hair_colour_name": colour_name(heldout, i, "hair")}
     for field in NAMED_FIELDS:
         names = {}
         for i, row in enumerate(per_face):

@@ -102,8 +102,7 @@ def init_from_run(trainer: Trainer, source: Path) -> None:
             raise UserError(f"--init-from {source}: net {name!r} does not fit this "
                             f"configuration ({first})") from None
         added = tuple(getattr(net, "ADDED_IN_FINE_TUNE", ()))
-        unexplained = [key for key in missing if not key.startswith(added)] if added \
-            else list(missing)
+        unexplained = [key for key in missing if not key.startswith(added)]  # () matches none
         if unexplained or unexpected:
             keys = ", ".join((unexplained + list(unexpected))[:3])
             raise UserError(f"--init-from {source}: net {name!r} does not fit this "

@@ -58,7 +58,8 @@ class Stage2Trainer(Trainer):
         # A palette head learns at PALETTE_LR_SCALE x the rate: in a fine-tune it starts from
         # zero beside a trained body, and its gate must move several logits to open.
         palette = list(generator.palette.parameters()) if generator.palette is not None else []
-        body = [p for p in generator.parameters() if all(p is not q for q in palette)]
+        in_palette = {id(p) for p in palette}
+        body = [p for p in generator.parameters() if id(p) not in in_palette]
         groups = [{"params": body, "lr_scale": 1.0}]
         if palette:
             groups.append({"params": palette, "lr_scale": PALETTE_LR_SCALE})
@@ -85,14 +86,19 @@ class Stage2Trainer(Trainer):
             return images
         return F.interpolate(images, size=(size, size), mode="area")
 
-    def label_masks(self, labels: torch.Tensor, groups) -> torch.Tensor:
-        """Masks [B, len(groups), h, w] of label maps [B, 1, H, W], one per group of label
-        classes, at the train size (area-downsampled: border pixels count in part)."""
+    def label_classes(self, labels: torch.Tensor) -> torch.Tensor:
+        """One mask per label class [B, len(Label), h, w] of label maps [B, 1, H, W], at the
+        train size (area-downsampled: border pixels count in part)."""
         labels = labels[:, 0].to(self.device)
-        masks = torch.stack([torch.isin(labels, torch.tensor([int(c) for c in classes],
-                                                             device=self.device))
-                             for classes in groups], dim=1).float()
-        return self.at_train_size(masks)
+        return self.at_train_size(torch.stack([labels == int(label) for label in Label],
+                                              dim=1).float())
+
+    @staticmethod
+    def group_masks(classes: torch.Tensor, groups) -> torch.Tensor:
+        """Masks [B, len(groups), h, w], one per group of label classes, from `classes`
+        (label_classes: the classes are disjoint, so a group's mask is their sum)."""
+        return torch.stack([classes[:, [int(c) for c in group]].sum(dim=1) for group in groups],
+                           dim=1)
 
     def train_step(self, batch: dict) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]
@@ -115,16 +121,16 @@ class Stage2Trainer(Trainer):
         loss_g = (self.config.lambda_gan * loss_gan + self.config.lambda_feature_matching * loss_fm
                   + self.config.lambda_l1 * loss_l1)
         extra = {}
-        if self.use_labels:
-            masks = self.label_masks(batch["labels"], [*FIELD_REGIONS.values(), FLAT_REGIONS])
-            extra["G_region"] = region_colour_l1(fake, real, masks[:, :-1])
-            extra["G_flat"] = flat_detail_l1(fake, real, masks[:, -1:])
+        if self.use_labels:  # always, with a palette head
+            classes = self.label_classes(batch["labels"])
+            extra["G_region"] = region_colour_l1(
+                fake, real, self.group_masks(classes, FIELD_REGIONS.values()))
+            extra["G_flat"] = flat_detail_l1(fake, real,
+                                             self.group_masks(classes, [FLAT_REGIONS]))
             loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
                       + self.config.lambda_flat_detail * extra["G_flat"])
         if self.use_palette:
-            painted = self.label_masks(batch["labels"],
-                                       [PAINTED_REGIONS[field] for field in LOOK_FIELDS])
-            classes = self.label_masks(batch["labels"], [(label,) for label in Label])
+            painted = self.group_masks(classes, [PAINTED_REGIONS[field] for field in LOOK_FIELDS])
             extra["G_palette"] = palette_loss(*palette, (painted >= 0.5).float(),
                                               (classes >= 0.5).float())
             loss_g = loss_g + self.config.lambda_palette * extra["G_palette"]
