@@ -33,6 +33,8 @@ def test_every_command_has_help(command, capsys):
     (["train", "stage2", "--out", "x", "--gan-weight", "-1"], "expected a number >= 0"),
     (["train", "stage2", "--out", "x", "--flat-detail-weight", "-2"], "expected a number >= 0"),
     (["train", "stage2", "--out", "x", "--region-weight", "inf"], "expected a number >= 0"),
+    (["train", "stage2", "--out", "x", "--palette-smoothing", "4"],
+     "expected 0 or an odd whole number of pixels, got 4"),
     (["generate", "x.png", "--timeout", "0"], "expected seconds > 0, got 0"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):
@@ -91,3 +93,20 @@ def test_stage2_options_reach_its_config(tmp_path):
             config.lambda_flat_detail, config.lambda_region,
             config.lambda_palette) == (0.75, 100, 0.0, 60.0, 30.0, 2.0)
     assert config.generator.palette_head and not Stage2Config().generator.palette_head
+    assert config.generator.palette_smoothing == 0  # not asked for: none
+
+
+def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_path):
+    from sketch2idol.cli import build_parser
+    from sketch2idol.cli.train import resolve_config
+    from sketch2idol.core.errors import UserError
+    from sketch2idol.core.train.config import Stage2Config
+
+    (tmp_path / "data").mkdir()
+    common = ["train", "stage2", "--data", str(tmp_path / "data"), "--out",
+              str(tmp_path / "run"), "--palette-smoothing", "5"]
+    config = resolve_config(build_parser().parse_args([*common, "--palette-head"]),
+                            Stage2Config)
+    assert config.generator.palette_head and config.generator.palette_smoothing == 5
+    with pytest.raises(UserError, match="add --palette-head"):
+        resolve_config(build_parser().parse_args(common), Stage2Config)

@@ -79,17 +79,23 @@ def test_a_generator_with_a_palette_head_exports_and_loads_with_it(runs, tmp_pat
                           batch_size=2, sample_every=100, checkpoint_every=100,
                           loader_workers=0, discriminator=DiscriminatorConfig(ndf=8),
                           generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1,
-                                                    palette_head=True))
+                                                    palette_head=True, palette_smoothing=3))
     run_training(Stage2Trainer(stage2, CPU), tmp_path / "s2", resume=False, progress=False)
     export_weights(runs / "s1", tmp_path / "s2", tmp_path / "weights")
     info = json.loads((tmp_path / "weights" / MANIFEST).read_text())
     assert info["generator"]["palette_head"] is True
+    assert info["generator"]["palette_smoothing"] == 3
     assert info["training"]["stage2_palette_weight"] == 1.0
     generator = load_weights(tmp_path / "weights").generator
+    assert generator.palette.smoothing == 3  # the served generator filters as it trained
     trained, _ = load_net_state(tmp_path / "s2", "G")
     loaded = generator.state_dict()
     assert any(key.startswith("palette.") for key in trained) and set(loaded) == set(trained)
     for key, tensor in trained.items():  # fp16 storage
         torch.testing.assert_close(loaded[key], tensor.float(), atol=1e-3, rtol=1e-3)
-    # a weights directory of a generator without one still loads as before
+    # a weights directory of a generator without one (or older, without
+    # palette_smoothing in its weights.json) still loads as before
     assert load_weights(runs / "weights").generator.palette is None
+    info["generator"].pop("palette_smoothing")
+    (tmp_path / "weights" / MANIFEST).write_text(json.dumps(info))
+    assert load_weights(tmp_path / "weights").generator.palette.smoothing == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from sketch2idol.cli.arguments import (
     non_negative_float,
     non_negative_int,
+    odd_side,
     positive_int,
     probability,
 )
@@ -91,6 +92,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="give the generator a palette head that paints look regions in "
                              "the look's own colours (with --init-from a run without one, "
                              "the head starts fresh)")
+    stage2.add_argument("--palette-smoothing", type=odd_side, metavar="PX",
+                        help="box-filter the palette head's colour choice over PX x PX pixels "
+                             "(odd; 0 = none, the default): ambiguous regions blend instead of "
+                             "flipping in patches")
     for flag, field, help_text in STAGE2_LOSS_WEIGHTS:
         stage2.add_argument(flag, type=non_negative_float, metavar="W", dest=field,
                             help=help_text)
@@ -137,6 +142,17 @@ def resolve_config(args: argparse.Namespace, cls):
                             "own: start a new run with --init-from")
         config = dataclasses.replace(
             config, generator=dataclasses.replace(config.generator, palette_head=True))
+    smoothing = getattr(args, "palette_smoothing", None)
+    if smoothing is not None and smoothing != config.generator.palette_smoothing:
+        if args.resume:
+            raise UserError("--palette-smoothing changes the generator; a resumed run keeps "
+                            "its own: start a new run with --init-from")
+        if not config.generator.palette_head:
+            raise UserError("--palette-smoothing smooths the palette head's choice: add "
+                            "--palette-head")
+        config = dataclasses.replace(
+            config, generator=dataclasses.replace(config.generator,
+                                                  palette_smoothing=smoothing))
     if not Path(config.data).is_dir():
         raise UserError(f"training data {config.data} is not a directory (make it with "
                         "`make data` or pass --data)")

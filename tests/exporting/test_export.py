@@ -172,6 +172,35 @@ def test_a_graph_that_drops_an_input_is_refused(pipeline, tmp_path):
         export_onnx(blind, tmp_path / "blind.onnx")
 
 
+def test_a_smoothing_palette_head_exports_and_keeps_its_filter_in_fp32(tmp_path):
+    """palette_smoothing traces to Pad(edge) + AveragePool; the ONNX graph paints the faces
+    PyTorch paints, and the int8 export leaves the filter alone (only convs quantise)."""
+    from sketch2idol.core.models.generator import GeneratorConfig, define_generator
+
+    torch.manual_seed(0)
+    generator = define_generator(GeneratorConfig(ngf=8, downsamplings=2, blocks=1,
+                                                 palette_head=True, palette_smoothing=5))
+    with torch.no_grad():  # a head that answers: gate and choice vary over the face
+        torch.nn.init.normal_(generator.palette.body[-1].weight, std=2.0)
+    graph = generator_graph(generator.eval(), 256)
+    path = export_onnx(graph, tmp_path / "generator.onnx")
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert "AveragePool" in ops and "Pad" in ops
+    inputs = graph.example(batch=2, seed=3)
+    expected = graph(*inputs).numpy().astype(np.float32)
+    actual = run_onnx(onnx_session(path), {name: tensor.numpy() for name, tensor
+                                           in zip(graph.input_names, inputs)})
+    assert np.abs(actual.astype(np.float32) - expected).max() <= 1.0  # uint8 rounding
+    int8 = quantize_int8(path, tmp_path / "int8.onnx",
+                         {name: tensor.numpy() for name, tensor in zip(graph.input_names,
+                                                                        inputs)})
+    nodes = onnx.load(str(int8)).graph.node
+    producer = {output: node.op_type for node in nodes for output in node.output}
+    pooled = [node for node in nodes if node.op_type == "AveragePool"]
+    assert pooled and all(producer.get(node.input[0]) == "Pad" for node in pooled)
+    assert any(kind == "DequantizeLinear" for kind in producer.values())  # convs did quantise
+
+
 def weight_precisions(model: onnx.ModelProto) -> dict[str, list[tuple[str, tuple]]]:
     """op kind -> [(int8 | fp32, weight shape)] for every Conv and Gemm of a graph."""
     producer = {output: node for node in model.graph.node for output in node.output}

@@ -8,7 +8,12 @@ from sketch2idol.core.geometry import COMPONENTS, SUPPORTED_SIZES, component_win
 from sketch2idol.core.models.autoencoder import define_autoencoders
 from sketch2idol.core.models.components import blank_mask, composite, crop_components
 from sketch2idol.core.models.discriminator import define_discriminator
-from sketch2idol.core.models.generator import GeneratorConfig, define_generator
+from sketch2idol.core.models.generator import (
+    GeneratorConfig,
+    PaletteHead,
+    box_filter,
+    define_generator,
+)
 from sketch2idol.core.models.losses import line_weighted_l1, palette_loss
 from sketch2idol.core.models.tensors import sketch_batch
 
@@ -195,6 +200,49 @@ def test_an_open_palette_paints_exactly_the_chosen_look_colour(field):
         expected = look[row, index * 3:index * 3 + 3] * 2 - 1
         torch.testing.assert_close(faces[row], expected[:, None, None].expand(3, 64, 64),
                                    atol=1e-5, rtol=0)
+
+
+def test_the_box_filter_averages_each_neighbourhood_and_keeps_borders():
+    impulse = torch.zeros(1, 1, 11, 11)
+    impulse[0, 0, 5, 5] = 1.0
+    spread = box_filter(impulse, 5)
+    assert spread.shape == impulse.shape
+    torch.testing.assert_close(spread[0, 0, 3:8, 3:8], torch.full((5, 5), 1 / 25))
+    assert spread.sum().item() == pytest.approx(1.0) and spread[0, 0, 2].abs().max() == 0
+    constant = torch.full((1, 2, 9, 9), 3.0)  # edge-replicated borders: no dark frame
+    torch.testing.assert_close(box_filter(constant, 7), constant)
+    assert box_filter(impulse, 1) is impulse and box_filter(impulse, 0) is impulse
+
+
+def test_palette_smoothing_blends_a_flipping_choice_and_keeps_a_confident_edge():
+    """What `palette_smoothing` is for: a choice that flips between two fields pixel by
+    pixel becomes an even blend; a confident region edge stays where it was."""
+    flips = torch.zeros(1, 2, 16, 16)
+    flips[0, 0] = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 2 * 4.0 - 2.0
+    flips[0, 1] = -flips[0, 0]  # field 0 and field 1 alternate, margin 4
+    share = torch.softmax(box_filter(flips, 5), dim=1)[0, 0, 2:-2, 2:-2]
+    assert torch.softmax(flips, dim=1)[0, 0].max() > 0.98
+    assert (share - 0.5).abs().max() < 0.1
+    edge = torch.zeros(1, 2, 16, 16)
+    edge[0, 0, :, :8], edge[0, 1, :, 8:] = 30.0, 30.0
+    chosen = box_filter(edge, 5).argmax(dim=1)[0]
+    assert (chosen[:, :7] == 0).all() and (chosen[:, 9:] == 1).all()
+
+
+def test_a_smoothing_palette_head_filters_only_its_colour_choice():
+    torch.manual_seed(0)
+    sharp, smooth = PaletteHead(8, len(LOOK_FIELDS)), PaletteHead(8, len(LOOK_FIELDS), 5)
+    torch.nn.init.normal_(sharp.body[-1].weight)
+    smooth.load_state_dict(sharp.state_dict())  # no parameters of its own: same weights
+    features = torch.randn(2, 8, 20, 20)
+    with torch.no_grad():
+        (gate, fields, gain), (gate5, fields5, gain5) = sharp(features), smooth(features)
+    torch.testing.assert_close(gate5, gate)  # the gate carries the drawn lines: left sharp
+    torch.testing.assert_close(gain5, gain)
+    torch.testing.assert_close(fields5, box_filter(fields, 5))
+    assert (fields5 - fields).abs().max() > 0.1
+    with pytest.raises(ValueError, match="odd"):
+        GeneratorConfig(palette_head=True, palette_smoothing=4)
 
 
 def palette_case(widths, gate, choices):

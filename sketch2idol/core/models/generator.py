@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from sketch2idol.core.contract import LOOK_CHANNELS, LOOK_DIM
 
@@ -44,6 +45,15 @@ class GeneratorConfig:
     look_dim: int = LOOK_DIM
     look_hidden: int = 128  # width of the look MLP's embedding
     palette_head: bool = False  # paint look regions in the look's own colours (PaletteHead)
+    # Side (px, odd; 0 = none) of the box filter over the palette's colour-field logits: a
+    # choice that flips between two fields in patches becomes one smooth blend (PaletteHead).
+    palette_smoothing: int = 0
+
+    def __post_init__(self):
+        if self.palette_smoothing < 0 or (self.palette_smoothing and
+                                          self.palette_smoothing % 2 == 0):
+            raise ValueError(f"palette_smoothing must be 0 or an odd side in pixels, not "
+                             f"{self.palette_smoothing}")
 
 
 class LookEmbedding(nn.Module):
@@ -117,11 +127,18 @@ class PaletteHead(nn.Module):
     gain [B, 3, H, W]).
 
     The last convolution starts at zero, so an untrained head leaves the face to the free
-    head (gate sigmoid(-4) = 0.018), with uniform field choice and unit gain."""
+    head (gate sigmoid(-4) = 0.018), with uniform field choice and unit gain.
 
-    def __init__(self, channels: int, fields: int):
+    With `smoothing` > 1, the field logits are box-filtered over smoothing x smoothing pixels
+    (edge-replicated borders; no parameters): where a region's colour is ambiguous (a casual
+    drawing's unclear hair or collar) the choice blends smoothly instead of flipping between
+    two flat colours in patches, while a confident choice (a large logit margin) keeps its
+    edge. The gate is left sharp: it carries the drawn lines."""
+
+    def __init__(self, channels: int, fields: int, smoothing: int = 0):
         super().__init__()
         self.fields = fields
+        self.smoothing = smoothing
         # Per-pixel (1x1) layers: the features already see far; at full resolution every
         # MAC counts (these stay fp32 in the int8 export, precision.full_resolution_layers).
         self.body = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.ReLU(inplace=True),
@@ -135,7 +152,18 @@ class PaletteHead(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.body(x)
         gate, fields, gain = out.split((1, self.fields, 3), dim=1)
-        return gate, fields, MAX_GAIN * torch.sigmoid(gain - math.log(MAX_GAIN - 1.0))
+        gain = MAX_GAIN * torch.sigmoid(gain - math.log(MAX_GAIN - 1.0))
+        return gate, box_filter(fields, self.smoothing), gain
+
+
+def box_filter(x: torch.Tensor, side: int) -> torch.Tensor:
+    """The mean of each side x side neighbourhood of x [B, C, H, W], borders replicated
+    (ONNX: Pad mode=edge + AveragePool, both kept in fp32 by the int8 export); side <= 1
+    returns x."""
+    if side <= 1:
+        return x
+    pad = side // 2
+    return F.avg_pool2d(F.pad(x, (pad, pad, pad, pad), mode="replicate"), side, stride=1)
 
 
 def paint(free: torch.Tensor, look: torch.Tensor, gate: torch.Tensor, fields: torch.Tensor,
@@ -169,8 +197,8 @@ class GlobalGenerator(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.out_channels, 7),
                                   nn.Tanh())
-        self.palette = PaletteHead(ngf, config.look_dim // LOOK_CHANNELS) \
-            if config.palette_head else None
+        self.palette = PaletteHead(ngf, config.look_dim // LOOK_CHANNELS,
+                                   config.palette_smoothing) if config.palette_head else None
 
     def features(self, sketch: torch.Tensor, look: torch.Tensor) -> torch.Tensor:
         embedding = self.embed(look)
