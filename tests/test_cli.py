@@ -110,3 +110,14 @@ def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_pa
     assert config.generator.palette_head and config.generator.palette_smoothing == 5
     with pytest.raises(UserError, match="add --palette-head"):
         resolve_config(build_parser().parse_args(common), Stage2Config)
+
+
+def test_weights_unpack_refuses_a_missing_or_bad_weights_directory_in_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for weights, complaint in ((tmp_path / "nowhere", "is not a directory"),
+                               (tmp_path / "empty", "holds no weights.json")):
+        code = main(["weights", "unpack", "--weights", str(weights), "--out",
+                     str(tmp_path / "runs")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "\n" not in err and complaint in err, err
+    assert not (tmp_path / "runs").exists()

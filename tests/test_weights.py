@@ -1,5 +1,6 @@
 """Packaging trained runs as fp16 weights and loading them back."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -99,3 +100,33 @@ def test_a_generator_with_a_palette_head_exports_and_loads_with_it(runs, tmp_pat
     info["generator"].pop("palette_smoothing")
     (tmp_path / "weights" / MANIFEST).write_text(json.dumps(info))
     assert load_weights(tmp_path / "weights").generator.palette.smoothing == 0
+
+
+def test_unpacked_weights_export_back_byte_for_byte_and_fine_tune_with_a_fresh_discriminator(
+        runs, tmp_path, capsys):
+    from sketch2idol.core.errors import UserError
+    from sketch2idol.core.weights import unpack_weights
+
+    stage1, stage2 = unpack_weights(runs / "weights", tmp_path / "unpacked")
+    export_weights(stage1, stage2, tmp_path / "again")
+    for name in ("autoencoders.safetensors", "generator.safetensors", "bank.safetensors"):
+        assert (tmp_path / "again" / name).read_bytes() == (runs / "weights" / name).read_bytes()
+    before = json.loads((runs / "weights" / MANIFEST).read_text())
+    after = json.loads((tmp_path / "again" / MANIFEST).read_text())
+    assert after == before  # where the weights came from survives the round trip
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        unpack_weights(runs / "weights", tmp_path / "unpacked")
+
+    # a stage-2 fine-tune from the unpacked runs: G loads, D (never shipped) starts fresh
+    fine_tune = Stage2Config(data=str(runs / "faces"), stage1=str(stage1), steps=1,
+                             batch_size=2, sample_every=100, checkpoint_every=100,
+                             loader_workers=0, init_from=str(stage2),
+                             generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
+                             discriminator=DiscriminatorConfig(ndf=8))
+    trainer = Stage2Trainer(fine_tune, CPU)
+    run_training(trainer, tmp_path / "tuned", resume=False, progress=False)
+    assert "no net 'D' there" in capsys.readouterr().out
+    # ... and an unpacked run holds no optimizer state: --resume names what to do instead
+    with pytest.raises(UserError, match="--init-from"):
+        run_training(Stage2Trainer(dataclasses.replace(fine_tune, init_from=None), CPU),
+                     stage2, resume=True, progress=False)

@@ -1,4 +1,4 @@
-"""`sketch2idol eval` and `sketch2idol weights export`."""
+"""`sketch2idol eval` and `sketch2idol weights export|unpack`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,18 @@ def register(groups: argparse._SubParsersAction) -> None:
     export.add_argument("--stage2", type=Path, required=True, help="stage-2 run directory")
     export.add_argument("--out", type=Path, required=True, help="weights directory")
     export.set_defaults(handler=run_export)
+    unpack = actions.add_parser(
+        "unpack", help="weights directory -> stage-1 + stage-2 runs to fine-tune from",
+        description="Write --out/stage1 (autoencoders and bank, a finished stage-1 run) and "
+                    "--out/stage2 (the generator) from a weights directory, to pass to "
+                    "`train stage2 --stage1 OUT/stage1 --init-from OUT/stage2` (a fresh "
+                    "discriminator trains beside it: weights ship none) or `train stage1 "
+                    "--init-from OUT/stage1`. They hold no optimizer state: not for --resume.")
+    unpack.add_argument("--weights", type=Path, default=None,
+                        help="weights directory (default: weights/default)")
+    unpack.add_argument("--out", type=Path, required=True,
+                        help="directory for the two runs (stage1/, stage2/)")
+    unpack.set_defaults(handler=run_unpack)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -76,4 +88,18 @@ def run_export(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     total = sum(p.stat().st_size for p in Path(out).iterdir()) / 1e6
     print(f"{out}: {total:.1f} MB")
+    return 0
+
+
+def run_unpack(args: argparse.Namespace) -> int:
+    from sketch2idol.core.weights import DEFAULT_WEIGHTS, unpack_weights
+
+    weights = args.weights or DEFAULT_WEIGHTS
+    if not Path(weights).is_dir():
+        raise UserError(f"--weights {weights} is not a directory")
+    try:
+        stage1, stage2 = unpack_weights(weights, args.out)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        raise UserError(str(error)) from None
+    print(f"{stage1}: stage-1 run (autoencoders, bank); {stage2}: stage-2 run (generator)")
     return 0

@@ -28,9 +28,15 @@ from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.core.manifold import DEFAULT_K
 from sketch2idol.core.models.autoencoder import AutoencoderConfig, define_autoencoders
 from sketch2idol.core.models.generator import GeneratorConfig, define_generator
-from sketch2idol.core.train.bank import BANK_NAME, read_bank
-from sketch2idol.core.train.checkpoint import load_net_state
-from sketch2idol.core.train.config import Stage1Config, Stage2Config, read_config
+from sketch2idol.core.train.bank import BANK_NAME, read_bank, save_bank
+from sketch2idol.core.train.checkpoint import has_checkpoint, load_net_state, save_checkpoint
+from sketch2idol.core.train.config import (
+    Stage1Config,
+    Stage2Config,
+    read_config,
+    to_dict,
+    write_config,
+)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "default"
 MANIFEST = "weights.json"
@@ -95,6 +101,42 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
     }
     (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
     return out
+
+
+def unpack_weights(path: Path, out: Path) -> tuple[Path, Path]:
+    """export_weights the other way round, to fine-tune shipped weights: `out`/stage1 (the
+    autoencoders and the bank, as a finished stage-1 run) and `out`/stage2 (the generator
+    as net "G"). Both are starting points for `--init-from` (and stage 1's for `--stage1`):
+    they hold no optimizer state, and no discriminator ships, so a stage-2 fine-tune trains
+    a fresh one. Tensors come back as the fp32 of their fp16 storage, as serving loads them;
+    each config records where the weights came from, so exporting again keeps it."""
+    weights = load_weights(path)
+    info, training = weights.info, weights.info["training"]
+    stage1_dir, stage2_dir = Path(out) / "stage1", Path(out) / "stage2"
+    for run_dir in (stage1_dir, stage2_dir):
+        if has_checkpoint(run_dir):
+            raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
+    stage1 = Stage1Config(data=training["data"], size=info["size"],
+                          batch_size=training["stage1_batch_size"],
+                          teacher=training.get("stage1_teacher"),
+                          init_from=training.get("stage1_init_from"),
+                          autoencoder=AutoencoderConfig(**info["autoencoder"]))
+    given = {"lambda_gan": "stage2_gan_weight", "lambda_flat_detail": "stage2_flat_detail_weight",
+             "lambda_region": "stage2_region_weight", "lambda_palette": "stage2_palette_weight"}
+    stage2 = Stage2Config(data=training["data"], stage1=str(stage1_dir),
+                          batch_size=training["stage2_batch_size"],
+                          init_from=training.get("stage2_init_from"),
+                          generator=GeneratorConfig(**info["generator"]),
+                          **{field: training[key] for field, key in given.items()
+                             if training.get(key) is not None})
+    for run_dir, config, step, nets in (
+            (stage1_dir, stage1, training["stage1_steps"], {"autoencoders": weights.autoencoders}),
+            (stage2_dir, stage2, training["stage2_steps"], {"G": weights.generator})):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, config)
+        save_checkpoint(run_dir, step=step, nets=nets, optimizers={}, config=to_dict(config))
+    save_bank(stage1_dir / BANK_NAME, weights.bank_ids, weights.bank_features)
+    return stage1_dir, stage2_dir
 
 
 def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:

@@ -37,9 +37,13 @@ def encode_dataset(autoencoders: torch.nn.ModuleDict, data_dir: Path, device: to
 def write_bank(run_dir: Path, autoencoders: torch.nn.ModuleDict, data_dir: Path,
                device: torch.device) -> Path:
     ids, features = encode_dataset(autoencoders, data_dir, device)
-    path = Path(run_dir) / BANK_NAME
+    return save_bank(Path(run_dir) / BANK_NAME, ids, features)
+
+
+def save_bank(path: Path, ids: list[str], features: np.ndarray) -> Path:
+    """Write sample ids [M] and their features [M, C, D] (COMPONENTS order) for read_bank."""
     np.savez(path, ids=np.array(ids), features=features, components=np.array(COMPONENTS))
-    return path
+    return Path(path)
 
 
 def read_bank(path: Path) -> tuple[list[str], np.ndarray]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from sketch2idol.core.errors import UserError
+
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -30,6 +32,11 @@ def load_checkpoint(run_dir: Path, *, nets: dict, optimizers: dict,
                     device: torch.device) -> int:
     """Restore nets and optimizers in place; returns the step to continue from."""
     state = torch.load(Path(run_dir) / CHECKPOINT_NAME, map_location=device, weights_only=False)
+    lacking = [name for name in optimizers if name not in state["optimizers"]]
+    lacking += [name for name in nets if name not in state["nets"]]
+    if lacking:  # a run unpacked from a weights directory: nets only, and no discriminator
+        raise UserError(f"{run_dir} holds no training state for {', '.join(lacking)} "
+                        f"(unpacked from weights?): start a new run with --init-from {run_dir}")
     for name, net in nets.items():
         net.load_state_dict(state["nets"][name])
     for name, opt in optimizers.items():

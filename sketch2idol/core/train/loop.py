@@ -33,6 +33,8 @@ class Trainer(ABC):
     """One stage's models and its optimisation step. Subclasses fill `nets`/`optimizers`."""
 
     title = "training"
+    #: Nets that a fine-tune (`--init-from`) may start fresh when the source run lacks them.
+    FRESH_IN_FINE_TUNE: tuple[str, ...] = ()
 
     def __init__(self, config: RunConfig, device: torch.device):
         self.config = config
@@ -93,6 +95,10 @@ def init_from_run(trainer: Trainer, source: Path) -> None:
         try:
             state, _ = load_net_state(source, name, trainer.device)
         except KeyError:
+            if name in trainer.FRESH_IN_FINE_TUNE:
+                print(f"--init-from {source}: no net {name!r} there (unpacked from weights, "
+                      "which ship none); it starts fresh")
+                continue
             raise UserError(f"--init-from {source}: its checkpoint holds no net {name!r} "
                             "(a run of the other stage?)") from None
         try:

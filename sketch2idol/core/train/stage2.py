@@ -48,6 +48,9 @@ PALETTE_LR_SCALE = 10.0
 
 class Stage2Trainer(Trainer):
     title = "stage 2"
+    # A weights directory ships the generator only: a fine-tune of unpacked weights
+    # (`sketch2idol weights unpack`) trains a new discriminator beside it.
+    FRESH_IN_FINE_TUNE = ("D",)
 
     def __init__(self, config: Stage2Config, device: torch.device):
         super().__init__(config, device)
