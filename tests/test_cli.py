@@ -87,13 +87,15 @@ def test_stage2_options_reach_its_config(tmp_path):
                                       str(tmp_path / "run"), "--casual-prob", "0.75",
                                       "--lr-decay-steps", "100", "--gan-weight", "0",
                                       "--flat-detail-weight", "60", "--region-weight", "30",
-                                      "--palette-weight", "2", "--palette-head"])
+                                      "--palette-weight", "2", "--palette-head",
+                                      "--d-warmup", "50"])
     config = resolve_config(args, Stage2Config)
     assert (config.casual_prob, config.lr_decay_steps, config.lambda_gan,
             config.lambda_flat_detail, config.lambda_region,
             config.lambda_palette) == (0.75, 100, 0.0, 60.0, 30.0, 2.0)
     assert config.generator.palette_head and not Stage2Config().generator.palette_head
     assert config.generator.palette_smoothing == 0  # not asked for: none
+    assert config.d_warmup_steps == 50 and Stage2Config().d_warmup_steps == 0
 
 
 def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_path):

@@ -96,6 +96,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="box-filter the palette head's colour choice over PX x PX pixels "
                              "(odd; 0 = none, the default): ambiguous regions blend instead of "
                              "flipping in patches")
+    stage2.add_argument("--d-warmup", type=non_negative_int, metavar="N", dest="d_warmup_steps",
+                        help="train the discriminator alone for the first N steps (counted in "
+                             "--steps): for a fine-tune whose discriminator starts fresh, "
+                             "e.g. from `weights unpack` (default 0)")
     for flag, field, help_text in STAGE2_LOSS_WEIGHTS:
         stage2.add_argument(flag, type=non_negative_float, metavar="W", dest=field,
                             help=help_text)
@@ -123,6 +127,7 @@ def resolve_config(args: argparse.Namespace, cls):
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
+                 "d_warmup_steps": getattr(args, "d_warmup_steps", None),
                  **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}
     if args.resume:
         if args.init_from:

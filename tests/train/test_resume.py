@@ -260,3 +260,26 @@ def test_a_palette_head_is_added_by_a_fine_tune_and_learns_the_label_map(face_se
     back = dataclasses.replace(plain, init_from=str(tmp_path / "palette"))
     with pytest.raises(UserError, match="does not fit this configuration"):
         train(Stage2Trainer, back, tmp_path / "back")
+
+
+def test_a_discriminator_warm_up_leaves_the_generator_alone_then_trains_both(face_set, tmp_path):
+    stage1 = tmp_path / "stage1"
+    train(Stage1Trainer, stage1_config(face_set, 1), stage1)
+    config = Stage2Config(data=str(face_set), stage1=str(stage1), steps=2, batch_size=2,
+                          sample_every=100, checkpoint_every=100, loader_workers=0,
+                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
+                          discriminator=DiscriminatorConfig(ndf=8))
+    train(Stage2Trainer, config, tmp_path / "start")
+    warm = dataclasses.replace(config, steps=3, d_warmup_steps=2,
+                               init_from=str(tmp_path / "start"))
+    train(Stage2Trainer, warm, tmp_path / "warm")
+    rows = losses(tmp_path / "warm")
+    assert [sorted(row) for row in rows[:2]] == [["D", "step"]] * 2  # D alone, logged so
+    assert "G_l1" in rows[2]
+    start, after = weights(tmp_path / "start"), weights(tmp_path / "warm")
+    assert not all(torch.equal(t, after["D"][k]) for k, t in start["D"].items())
+    # step 3 trained G: it moved, and only then (a 2-step warm-up leaves it as it started)
+    assert not all(torch.equal(t, after["G"][k]) for k, t in start["G"].items())
+    warm_only = dataclasses.replace(warm, steps=2)
+    train(Stage2Trainer, warm_only, tmp_path / "warm_only")
+    assert_same_weights({"G": start["G"]}, {"G": weights(tmp_path / "warm_only")["G"]})

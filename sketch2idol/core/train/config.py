@@ -76,6 +76,10 @@ class Stage2Config(RunConfig):
     lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
     lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
     lambda_palette: float = 1.0  # with generator.palette_head: its gate and choice vs labels
+    # The first N steps train the discriminator alone (the generator is not updated): for a
+    # fine-tune whose discriminator starts fresh (`weights unpack` ships none), so that its
+    # feature matching and GAN terms judge lines before they steer the generator.
+    d_warmup_steps: int = 0
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     augment: Stage2Augment = field(default_factory=Stage2Augment)

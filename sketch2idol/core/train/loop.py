@@ -39,6 +39,7 @@ class Trainer(ABC):
     def __init__(self, config: RunConfig, device: torch.device):
         self.config = config
         self.device = device
+        self.step = 0  # the optimisation step train_step runs (0-based), set by the loop
         self.nets: dict[str, torch.nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
@@ -165,6 +166,7 @@ def run_training(trainer: Trainer, run_dir: Path, *, resume: bool, progress: boo
         batches = iter(loader)
         while step < config.steps:
             _set_learning_rate(trainer, step)
+            trainer.step = step
             losses = trainer.train_step(next(batches))
             step += 1
             history.add(step, losses)

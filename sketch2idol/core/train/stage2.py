@@ -108,7 +108,9 @@ class Stage2Trainer(Trainer):
         sketch = self.at_train_size(to_unit(batch["input"].to(self.device)))
         real = self.at_train_size(to_unit(batch["photo"].to(self.device)))
         look = batch["look"].to(self.device)
-        fake, palette = G.paint_with_palette(sketch, look)
+        warming_up = self.step < self.config.d_warmup_steps  # D alone (d_warmup_steps)
+        with torch.set_grad_enabled(not warming_up):
+            fake, palette = G.paint_with_palette(sketch, look)
 
         d_fake = D(sketch, fake.detach(), look)
         d_real = D(sketch, real, look)
@@ -116,6 +118,8 @@ class Stage2Trainer(Trainer):
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_d.backward()
         self.optimizers["D"].step()
+        if warming_up:
+            return {"D": loss_d.item()}
 
         g_fake = D(sketch, fake, look)
         loss_gan = lsgan_loss(g_fake, real=True)
