@@ -9,6 +9,11 @@ from sketch2idol.cli.arguments import positive_int
 from sketch2idol.core.errors import UserError
 
 
+def add_weights_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="weights directory (default: weights/default)")
+
+
 def register(groups: argparse._SubParsersAction) -> None:
     evaluate = groups.add_parser(
         "eval", help="score weights on held-out faces",
@@ -19,8 +24,7 @@ def register(groups: argparse._SubParsersAction) -> None:
                     "stage 1 on casual drawings and stage-1 robustness, beside the average "
                     "training face and the ground truth. Writes eval.md, eval.json, "
                     "samples.png and robustness.png.")
-    evaluate.add_argument("--weights", type=Path, default=None,
-                          help="weights directory (default: weights/default)")
+    add_weights_option(evaluate)
     evaluate.add_argument("--data", type=Path, required=True,
                           help="held-out data set (a synth seed never used in training)")
     evaluate.add_argument("--out", type=Path, default=Path("reports/eval"),
@@ -50,8 +54,7 @@ def register(groups: argparse._SubParsersAction) -> None:
                     "`train stage2 --stage1 OUT/stage1 --init-from OUT/stage2` (a fresh "
                     "discriminator trains beside it: weights ship none) or `train stage1 "
                     "--init-from OUT/stage1`. They hold no optimizer state: not for --resume.")
-    unpack.add_argument("--weights", type=Path, default=None,
-                        help="weights directory (default: weights/default)")
+    add_weights_option(unpack)
     unpack.add_argument("--out", type=Path, required=True,
                         help="directory for the two runs (stage1/, stage2/)")
     unpack.set_defaults(handler=run_unpack)

@@ -48,6 +48,14 @@ def stage1_config(face_set, steps):
                         checkpoint_every=100, loader_workers=0)
 
 
+def stage2_config(face_set, stage1, steps):
+    """A small stage-2 run on `face_set`, refining through the stage-1 run `stage1`."""
+    return Stage2Config(data=str(face_set), stage1=str(stage1), steps=steps, batch_size=2,
+                        sample_every=100, checkpoint_every=100, loader_workers=0,
+                        generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
+                        discriminator=DiscriminatorConfig(ndf=8))
+
+
 def test_stage1_resume_gives_the_same_next_step(face_set, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(Stage1Trainer, stage1_config(face_set, 4), straight)
@@ -64,10 +72,7 @@ def test_stage1_resume_gives_the_same_next_step(face_set, tmp_path):
 def test_stage2_resume_gives_the_same_next_step(face_set, tmp_path):
     stage1 = tmp_path / "stage1"
     train(Stage1Trainer, stage1_config(face_set, 1), stage1)
-    config = Stage2Config(data=str(face_set), stage1=str(stage1), steps=3, batch_size=2,
-                          sample_every=100, checkpoint_every=100, loader_workers=0,
-                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
-                          discriminator=DiscriminatorConfig(ndf=8))
+    config = stage2_config(face_set, stage1, 3)
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(Stage2Trainer, config, straight)
     train(Stage2Trainer, dataclasses.replace(config, steps=2), split)
@@ -243,10 +248,8 @@ def test_a_palette_head_is_added_by_a_fine_tune_and_learns_the_label_map(face_se
 
     stage1 = tmp_path / "stage1"
     train(Stage1Trainer, stage1_config(face_set, 1), stage1)
-    small = GeneratorConfig(ngf=8, downsamplings=2, blocks=1)
-    plain = Stage2Config(data=str(face_set), stage1=str(stage1), steps=1, batch_size=2,
-                         sample_every=100, checkpoint_every=100, loader_workers=0,
-                         generator=small, discriminator=DiscriminatorConfig(ndf=8))
+    plain = stage2_config(face_set, stage1, 1)
+    small = plain.generator
     train(Stage2Trainer, plain, tmp_path / "plain")
     with_palette = dataclasses.replace(
         plain, steps=24, lr=1e-3, init_from=str(tmp_path / "plain"),
@@ -265,10 +268,7 @@ def test_a_palette_head_is_added_by_a_fine_tune_and_learns_the_label_map(face_se
 def test_a_discriminator_warm_up_leaves_the_generator_alone_then_trains_both(face_set, tmp_path):
     stage1 = tmp_path / "stage1"
     train(Stage1Trainer, stage1_config(face_set, 1), stage1)
-    config = Stage2Config(data=str(face_set), stage1=str(stage1), steps=2, batch_size=2,
-                          sample_every=100, checkpoint_every=100, loader_workers=0,
-                          generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
-                          discriminator=DiscriminatorConfig(ndf=8))
+    config = stage2_config(face_set, stage1, 2)
     train(Stage2Trainer, config, tmp_path / "start")
     warm = dataclasses.replace(config, steps=3, d_warmup_steps=2,
                                init_from=str(tmp_path / "start"))
