@@ -61,6 +61,42 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for name, t in state.items()}
 
 
+#: How each run was trained, as weights.json's "training" records it: (stage, its config's
+#: field, the key). Written by export_weights, read back by unpack_weights.
+TRAINING_RECORD = (
+    (1, "batch_size", "stage1_batch_size"),
+    (2, "batch_size", "stage2_batch_size"),
+    (1, "data", "data"),
+    # A distilled stage 1 (`train stage1 --teacher`): the run it learnt from, whose decoders
+    # it keeps; its steps are the student's.
+    (1, "teacher", "stage1_teacher"),
+    # A fine-tune (`--init-from RUN`) counts its own steps only: the run it started from
+    # says where the rest came from.
+    (1, "init_from", "stage1_init_from"),
+    (2, "init_from", "stage2_init_from"),
+    (2, "lambda_gan", "stage2_gan_weight"),
+    (2, "lambda_flat_detail", "stage2_flat_detail_weight"),
+    (2, "lambda_region", "stage2_region_weight"),
+    (2, "lambda_palette", "stage2_palette_weight"),
+)
+
+
+def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
+    """weights.json's TRAINING_RECORD entries of two run configs (no palette weight without
+    a palette head: none was trained)."""
+    configs = {1: stage1, 2: stage2}
+    record = {key: getattr(configs[stage], field) for stage, field, key in TRAINING_RECORD}
+    if not stage2.generator.palette_head:
+        record["stage2_palette_weight"] = None
+    return record
+
+
+def recorded_fields(training: dict, stage: int) -> dict:
+    """The config fields of `stage` that weights.json's "training" recorded (not None)."""
+    return {field: training[key] for number, field, key in TRAINING_RECORD
+            if number == stage and training.get(key) is not None}
+
+
 def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
     """Package two finished runs into a weights directory (fp16 safetensors + weights.json)."""
     stage1 = read_config(stage1_run, Stage1Config)
@@ -80,20 +116,7 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
         "autoencoder": dataclasses.asdict(stage1.autoencoder),
         "generator": dataclasses.asdict(stage2.generator),
         "training": {"stage1_steps": steps1, "stage2_steps": steps2,
-                     "stage1_batch_size": stage1.batch_size,
-                     "stage2_batch_size": stage2.batch_size, "data": stage1.data,
-                     # A distilled stage 1 (`train stage1 --teacher`): the run it learnt
-                     # from, whose decoders it keeps; its steps are the student's.
-                     "stage1_teacher": stage1.teacher,
-                     # A fine-tune (`--init-from RUN`) counts its own steps only: the run
-                     # it started from says where the rest came from.
-                     "stage1_init_from": stage1.init_from,
-                     "stage2_init_from": stage2.init_from,
-                     "stage2_gan_weight": stage2.lambda_gan,
-                     "stage2_flat_detail_weight": stage2.lambda_flat_detail,
-                     "stage2_region_weight": stage2.lambda_region,
-                     "stage2_palette_weight": (stage2.lambda_palette
-                                               if stage2.generator.palette_head else None)},
+                     **training_record(stage1, stage2)},
         # What the bank was made from (dataset.json: kind, seed, size, renderer): lets export
         # redraw a procedural bank's sketches (the drawing guide's, sketch2idol/export/guides.py).
         "data": read_info(stage1.data),
@@ -116,19 +139,11 @@ def unpack_weights(path: Path, out: Path) -> tuple[Path, Path]:
     for run_dir in (stage1_dir, stage2_dir):
         if has_checkpoint(run_dir):
             raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
-    stage1 = Stage1Config(data=training["data"], size=info["size"],
-                          batch_size=training["stage1_batch_size"],
-                          teacher=training.get("stage1_teacher"),
-                          init_from=training.get("stage1_init_from"),
-                          autoencoder=AutoencoderConfig(**info["autoencoder"]))
-    given = {"lambda_gan": "stage2_gan_weight", "lambda_flat_detail": "stage2_flat_detail_weight",
-             "lambda_region": "stage2_region_weight", "lambda_palette": "stage2_palette_weight"}
+    stage1 = Stage1Config(size=info["size"], autoencoder=AutoencoderConfig(**info["autoencoder"]),
+                          **recorded_fields(training, 1))
     stage2 = Stage2Config(data=training["data"], stage1=str(stage1_dir),
-                          batch_size=training["stage2_batch_size"],
-                          init_from=training.get("stage2_init_from"),
                           generator=GeneratorConfig(**info["generator"]),
-                          **{field: training[key] for field, key in given.items()
-                             if training.get(key) is not None})
+                          **recorded_fields(training, 2))
     for run_dir, config, step, nets in (
             (stage1_dir, stage1, training["stage1_steps"], {"autoencoders": weights.autoencoders}),
             (stage2_dir, stage2, training["stage2_steps"], {"G": weights.generator})):
