@@ -106,6 +106,26 @@ def register(groups: argparse._SubParsersAction) -> None:
     stage2.set_defaults(handler=run_stage2)
 
 
+def with_generator_options(config, args: argparse.Namespace):
+    """`config` with the generator changes stage 2's flags ask for (--palette-head,
+    --palette-smoothing); a resumed run keeps its own generator."""
+    asked = {"palette_head": True if getattr(args, "palette_head", False) else None,
+             "palette_smoothing": getattr(args, "palette_smoothing", None)}
+    changes = {field: value for field, value in asked.items()
+               if value is not None and value != getattr(config.generator, field)}
+    if not changes:
+        return config
+    flags = " and ".join("--" + field.replace("_", "-") for field in changes)
+    if args.resume:
+        raise UserError(f"{flags} changes the generator; a resumed run keeps its own: start "
+                        "a new run with --init-from")
+    generator = dataclasses.replace(config.generator, **changes)
+    if generator.palette_smoothing and not generator.palette_head:
+        raise UserError("--palette-smoothing smooths the palette head's choice: add "
+                        "--palette-head")
+    return dataclasses.replace(config, generator=generator)
+
+
 def resolve_config(args: argparse.Namespace, cls):
     from sketch2idol.core.train.checkpoint import has_checkpoint
     from sketch2idol.core.train.config import read_config
@@ -141,23 +161,7 @@ def resolve_config(args: argparse.Namespace, cls):
               for key, value in overrides.items() if value is not None}
     config = dataclasses.replace(config, **{k: v for k, v in values.items()
                                             if k in {f.name for f in dataclasses.fields(cls)}})
-    if getattr(args, "palette_head", False) and not config.generator.palette_head:
-        if args.resume:
-            raise UserError("--palette-head changes the generator; a resumed run keeps its "
-                            "own: start a new run with --init-from")
-        config = dataclasses.replace(
-            config, generator=dataclasses.replace(config.generator, palette_head=True))
-    smoothing = getattr(args, "palette_smoothing", None)
-    if smoothing is not None and smoothing != config.generator.palette_smoothing:
-        if args.resume:
-            raise UserError("--palette-smoothing changes the generator; a resumed run keeps "
-                            "its own: start a new run with --init-from")
-        if not config.generator.palette_head:
-            raise UserError("--palette-smoothing smooths the palette head's choice: add "
-                            "--palette-head")
-        config = dataclasses.replace(
-            config, generator=dataclasses.replace(config.generator,
-                                                  palette_smoothing=smoothing))
+    config = with_generator_options(config, args)
     if not Path(config.data).is_dir():
         raise UserError(f"training data {config.data} is not a directory (make it with "
                         "`make data` or pass --data)")
