@@ -114,6 +114,23 @@ def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_pa
         resolve_config(build_parser().parse_args(common), Stage2Config)
 
 
+def test_weights_average_refuses_bad_inputs_in_one_line_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    default = "weights/default"
+    for args, complaint in (
+            ([default, str(tmp_path / "nowhere")], "is not a directory"),
+            ([default, str(tmp_path / "empty")], "holds no weights.json")):
+        code = main(["weights", "average", *args, "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "\n" not in err and complaint in err, err
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage line, then the reason
+        main(["weights", "average", default, default, "--share", "1.5", "--out",
+              str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_info.value.code == 2 and "expected a number from 0 to 1, got 1.5" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_weights_unpack_refuses_a_missing_or_bad_weights_directory_in_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for weights, complaint in ((tmp_path / "nowhere", "is not a directory"),

@@ -130,3 +130,43 @@ def test_unpacked_weights_export_back_byte_for_byte_and_fine_tune_with_a_fresh_d
     with pytest.raises(UserError, match="--init-from"):
         run_training(Stage2Trainer(dataclasses.replace(fine_tune, init_from=None), CPU),
                      stage2, resume=True, progress=False)
+
+
+def test_averaged_weights_mix_two_generators_and_refuse_different_stage_ones(runs, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from sketch2idol.core.weights import AUTOENCODERS, GENERATOR, average_weights
+
+    first = runs / "weights"
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    ours = load_file(first / GENERATOR)
+    theirs = {name: (tensor + 1).half() for name, tensor in ours.items()}
+    save_file(theirs, second / GENERATOR)
+    info = json.loads((second / MANIFEST).read_text())
+    info["training"]["stage2_steps"] = 99
+    (second / MANIFEST).write_text(json.dumps(info))
+
+    for share, expected in ((0.0, first), (1.0, second)):
+        out = average_weights(first, second, tmp_path / f"ends{share}", share)
+        assert (out / GENERATOR).read_bytes() == (expected / GENERATOR).read_bytes()
+    out = average_weights(first, second, tmp_path / "half", 0.25)
+    mixed = load_weights(out).generator.state_dict()
+    for name, tensor in ours.items():
+        torch.testing.assert_close(mixed[name], tensor.float() + 0.25, atol=2e-3, rtol=1e-3)
+    for name in (AUTOENCODERS, "bank.safetensors"):
+        assert (out / name).read_bytes() == (first / name).read_bytes()
+    record = json.loads((out / MANIFEST).read_text())["training"]
+    assert record["stage2_steps"] == 2  # the first's own record, and the second's beside it
+    assert record["stage2_averaged_with"] == {"share": 0.25, "training": info["training"]}
+
+    with pytest.raises(ValueError, match="one of the weights being averaged"):
+        average_weights(first, second, second, 0.5)
+    autoencoders = load_file(second / AUTOENCODERS)
+    save_file({name: (t * 2).contiguous() for name, t in autoencoders.items()},
+              second / AUTOENCODERS)
+    with pytest.raises(ValueError, match="different autoencoders.safetensors"):
+        average_weights(first, second, tmp_path / "refused", 0.5)
+    assert not (tmp_path / "refused").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sketch2idol.cli.arguments import positive_int
+from sketch2idol.cli.arguments import fraction, positive_int
 from sketch2idol.core.errors import UserError
 
 
@@ -58,6 +58,19 @@ def register(groups: argparse._SubParsersAction) -> None:
     unpack.add_argument("--out", type=Path, required=True,
                         help="directory for the two runs (stage1/, stage2/)")
     unpack.set_defaults(handler=run_unpack)
+    average = actions.add_parser(
+        "average", help="two fine-tunes of one generator -> weights with their average",
+        description="Write --out: FIRST's weights with the generator (1 - SHARE) x FIRST's + "
+                    "SHARE x SECOND's, parameter by parameter (checkpoint averaging: where two "
+                    "fine-tunes trade one quality for another, their average often keeps "
+                    "both). Both must share stage 1 and the generator's config; weights.json "
+                    "records SECOND's training and the share.")
+    average.add_argument("first", type=Path, help="weights directory")
+    average.add_argument("second", type=Path, help="weights directory")
+    average.add_argument("--share", type=fraction, default=0.5,
+                         help="SECOND's share of each parameter (default 0.5)")
+    average.add_argument("--out", type=Path, required=True, help="weights directory to write")
+    average.set_defaults(handler=run_average)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -105,4 +118,18 @@ def run_unpack(args: argparse.Namespace) -> int:
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         raise UserError(str(error)) from None
     print(f"{stage1}: stage-1 run (autoencoders, bank); {stage2}: stage-2 run (generator)")
+    return 0
+
+
+def run_average(args: argparse.Namespace) -> int:
+    from sketch2idol.core.weights import average_weights
+
+    for weights in (args.first, args.second):
+        if not Path(weights).is_dir():
+            raise UserError(f"{weights} is not a directory")
+    try:
+        out = average_weights(args.first, args.second, args.out, args.share)
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    print(f"{out}: generator {1 - args.share:g} x {args.first} + {args.share:g} x {args.second}")
     return 0

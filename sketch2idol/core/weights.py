@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,44 @@ def unpack_weights(path: Path, out: Path) -> tuple[Path, Path]:
         save_checkpoint(run_dir, step=step, nets=nets, optimizers={}, config=to_dict(config))
     save_bank(stage1_dir / BANK_NAME, weights.bank_ids, weights.bank_features)
     return stage1_dir, stage2_dir
+
+
+def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) -> Path:
+    """Weights whose generator is (1 - share) x `first`'s + share x `second`'s, parameter by
+    parameter: checkpoint averaging of two fine-tunes of one generator (as in model soups),
+    which often keeps what each does better where they trade one quality for another. Both
+    must share stage 1 (autoencoders and bank, byte for byte) and the generator's config.
+    The rest is `first`'s; weights.json records `second`'s training and the share under
+    "training" -> "stage2_averaged_with" (`weights unpack` does not carry that record into
+    a run: a fine-tune of the average starts from the averaged generator)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    if Path(out).resolve() in (Path(first).resolve(), Path(second).resolve()):
+        raise ValueError(f"--out {out} is one of the weights being averaged; choose another")
+    manifests = []
+    for path in (Path(first), Path(second)):
+        if not (path / MANIFEST).exists():
+            raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
+        manifests.append(json.loads((path / MANIFEST).read_text()))
+    info, other = manifests
+    for name in (AUTOENCODERS, BANK):
+        if (Path(first) / name).read_bytes() != (Path(second) / name).read_bytes():
+            raise ValueError(f"{first} and {second} have different {name}: only generators "
+                             "trained behind the same stage 1 can be averaged")
+    if info["generator"] != other["generator"] or info["bank_ids"] != other["bank_ids"]:
+        raise ValueError(f"{first} and {second} differ in the generator's config or the bank's "
+                         "ids: only fine-tunes of one generator can be averaged")
+    ours, theirs = load_file(Path(first) / GENERATOR), load_file(Path(second) / GENERATOR)
+    mixed = {name: torch.lerp(tensor.float(), theirs[name].float(), share)
+             if tensor.is_floating_point() else tensor for name, tensor in ours.items()}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (AUTOENCODERS, BANK):
+        shutil.copyfile(Path(first) / name, out / name)
+    save_file(_half(mixed), out / GENERATOR)
+    info["training"]["stage2_averaged_with"] = {"share": share, "training": other["training"]}
+    (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
+    return out
 
 
 def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:
