@@ -124,8 +124,9 @@ sheet: setup
 	$(BIN)/python -m sketch2idol.core.evaluate.sheet --weights weights/default \
 		--drawings docs/drawings --out docs/look_sheet.png
 
-# Rebuilt when the weights or the export code change; configs are in git, artifacts are not.
-$(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard sketch2idol/export/*.py)
+# Rebuilt when the weights, the export code or the networks it exports change; configs are in git, artifacts are not.
+$(REPOSITORY_STAMP): $(STAMP) $(wildcard weights/default/*) $(wildcard sketch2idol/export/*.py) \
+		$(wildcard sketch2idol/core/models/*.py)
 	$(BIN)/sketch2idol export --weights weights/default --out model_repository $(EXPORT_ARGS)
 
 model-repository: $(REPOSITORY_STAMP)

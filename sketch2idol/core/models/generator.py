@@ -172,7 +172,13 @@ def paint(free: torch.Tensor, look: torch.Tensor, gate: torch.Tensor, fields: to
     towards the look's colours (look [B, F * 3] in [0, 1]) weighted by softmax(fields),
     times `gain`."""
     colours = look.view(look.shape[0], -1, LOOK_CHANNELS)  # [B, F, 3]
-    chosen = torch.einsum("bfhw,bfc->bchw", torch.softmax(fields, dim=1), colours)
+    # softmax over the fields written out, normalised after the mix (3 channels, not F):
+    # onnxruntime runs Softmax on axis 1 of NCHW through transposes, 3x (batch 1) to 9x
+    # (batch 8) slower than these element-wise ops at 256^2 ("Where the time goes",
+    # BENCHMARKS.md)
+    weights = torch.exp(fields - fields.amax(dim=1, keepdim=True))
+    chosen = (torch.einsum("bfhw,bfc->bchw", weights, colours)
+              / weights.sum(dim=1, keepdim=True))
     painted = (chosen * gain).clamp(0.0, 1.0) * 2.0 - 1.0
     return free + torch.sigmoid(gate) * (painted - free)
 
