@@ -16,6 +16,7 @@ and int8-quantised exactly as `sketch2idol export` does (cached under build/benc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 from pathlib import Path
 
@@ -41,9 +42,18 @@ CHUNK = 8
 T = 0.5
 
 
+def graphs_id() -> str:
+    """A hash of the code that makes the exported graphs: the networks and the export."""
+    digest = hashlib.sha256()
+    for folder in ("sketch2idol/core/models", "sketch2idol/export"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def onnx_files(weights_dir: Path, weights, pipeline: Pipeline) -> dict[str, dict[str, Path]]:
-    """precision -> network -> ONNX file, exported once per weights id."""
-    cache = ROOT / "build" / "bench" / "onnx" / weights_id(weights_dir)
+    """precision -> network -> ONNX file, exported once per weights id and graph code."""
+    cache = ROOT / "build" / "bench" / "onnx" / f"{weights_id(weights_dir)}-{graphs_id()}"
     graphs = network_graphs(weights)
     files = {p: {name: cache / p / f"{name}.onnx" for name in graphs} for p in ("fp32", "int8")}
     if all(path.exists() for paths in files.values() for path in paths.values()):
