@@ -167,12 +167,7 @@ def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) ->
         raise ValueError(f"share must be in [0, 1], got {share}")
     if Path(out).resolve() in (Path(first).resolve(), Path(second).resolve()):
         raise ValueError(f"--out {out} is one of the weights being averaged; choose another")
-    manifests = []
-    for path in (Path(first), Path(second)):
-        if not (path / MANIFEST).exists():
-            raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
-        manifests.append(json.loads((path / MANIFEST).read_text()))
-    info, other = manifests
+    info, other = read_manifest(first), read_manifest(second)
     for name in (AUTOENCODERS, BANK):
         if (Path(first) / name).read_bytes() != (Path(second) / name).read_bytes():
             raise ValueError(f"{first} and {second} have different {name}: only generators "
@@ -193,11 +188,16 @@ def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) ->
     return out
 
 
+def read_manifest(path: Path) -> dict:
+    """A weights directory's weights.json."""
+    if not (Path(path) / MANIFEST).exists():
+        raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
+    return json.loads((Path(path) / MANIFEST).read_text())
+
+
 def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:
     path = Path(path)
-    if not (path / MANIFEST).exists():
-        raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
-    info = json.loads((path / MANIFEST).read_text())
+    info = read_manifest(path)
     if tuple(info["components"]) != COMPONENTS:
         raise ValueError(f"{path}: components {info['components']} != {COMPONENTS}")
     autoencoders = define_autoencoders(info["size"], AutoencoderConfig(**info["autoencoder"]))
