@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
+import sys
 from pathlib import Path
 
 from sketch2idol.cli.arguments import (
@@ -168,6 +170,10 @@ def resolve_config(args: argparse.Namespace, cls):
     return config
 
 
+def interrupt(_signum: int, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace, config_cls, trainer_cls) -> int:
     from sketch2idol.core.train.loop import run_training
     from sketch2idol.core.train.runtime import pick_device, seed_everything
@@ -176,7 +182,17 @@ def run(args: argparse.Namespace, config_cls, trainer_cls) -> int:
     device = pick_device(config.device)
     seed_everything(config.seed)
     trainer = trainer_cls(config, device)
-    step = run_training(trainer, args.out, resume=args.resume, progress=not args.quiet)
+    # `kill PID` (SIGTERM: what nohup'd, container and CI runs are stopped with) stops the run
+    # as Ctrl-C does: the checkpoint is written on the way out, so --resume continues it.
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        step = run_training(trainer, args.out, resume=args.resume, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"sketch2idol: interrupted; {args.out}/checkpoint.pt holds the last finished "
+              "step: continue with --resume", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"{args.out}: trained to step {step} on {device}; losses.png, samples_*.png and "
           "checkpoint.pt are there")
     return 0

@@ -283,3 +283,38 @@ def test_a_discriminator_warm_up_leaves_the_generator_alone_then_trains_both(fac
     warm_only = dataclasses.replace(warm, steps=2)
     train(Stage2Trainer, warm_only, tmp_path / "warm_only")
     assert_same_weights({"G": start["G"]}, {"G": weights(tmp_path / "warm_only")["G"]})
+
+
+def test_sigterm_stops_a_training_run_with_its_checkpoint_and_resume_continues(face_set,
+                                                                                tmp_path):
+    """`kill PID` (how a nohup'd or container run is stopped) saves the last finished step, as
+    Ctrl-C does, and exits with one line; --resume then carries on from that step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "sketch2idol", "train", "stage1", "--data", str(face_set),
+               "--out", str(run), "--batch-size", "2", "--checkpoint-every", "1000",
+               "--sample-every", "1000", "--loader-workers", "0", "--quiet"]
+    process = subprocess.Popen([*command, "--steps", "100000"], stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log = run / "losses.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "no training step within 120 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("sketch2idol: interrupted;"), err
+    assert "Traceback" not in err
+    saved = torch.load(run / CHECKPOINT_NAME, weights_only=False)["step"]
+    assert 3 <= saved < 1000  # the periodic checkpoint never came: this one is the exit's
+    resumed = subprocess.run([*command, "--steps", str(saved + 2), "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert torch.load(run / CHECKPOINT_NAME, weights_only=False)["step"] == saved + 2
