@@ -21,7 +21,8 @@ def register(groups: argparse._SubParsersAction) -> None:
                     "sketch and its casual drawing: image quality (L1, PSNR, SSIM vs the "
                     "ground truth), colour adherence per look field, hair IoU, texture, "
                     "sketch fidelity (chamfer, edge F1; overall and per component window), "
-                    "stage 1 on casual drawings and stage-1 robustness, beside the average "
+                    "stage 1 on casual drawings (and which component loses them most), "
+                    "stage-1 robustness, beside the average "
                     "training face and the ground truth. Writes eval.md, eval.json, "
                     "samples.png and robustness.png.")
     add_weights_option(evaluate)

@@ -27,6 +27,7 @@ class HeldOut:
     params: list[dict]  # renderer parameters
     casual: np.ndarray | None  # uint8 [N, S, S] casual drawings, if the set has them
     labels: np.ndarray | None  # uint8 [N, S, S] label maps, if the set has them
+    casual_choices: list[dict] | None = None  # how each casual drawing was drawn (style, ...)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -56,6 +57,8 @@ def load_heldout(data_dir: Path, count: int) -> HeldOut:
                                dataset.read_grey),
         labels=_optional_stack([dataset.labels_path(data_dir, i) for i in ids],
                                dataset.read_grey),
+        casual_choices=([row["casual"] for row in rows]
+                        if all("casual" in row for row in rows) else None),
     )
 
 

@@ -30,7 +30,7 @@ from sketch2idol.core.evaluate import look_metrics  # noqa: E402
 from sketch2idol.core.evaluate.heldout import HeldOut, average_face, load_heldout  # noqa: E402
 from sketch2idol.core.evaluate.metrics import image_quality, sketch_fidelity  # noqa: E402
 from sketch2idol.core.evaluate.perturb import PERTURBATIONS  # noqa: E402
-from sketch2idol.core.geometry import PART_COMPONENTS, component_windows  # noqa: E402
+from sketch2idol.core.geometry import COMPONENTS, PART_COMPONENTS, component_windows  # noqa: E402,E501
 from sketch2idol.core.looks import look_from_vector  # noqa: E402
 from sketch2idol.core.pipeline import Pipeline  # noqa: E402
 from sketch2idol.core.train.logbook import save_grid  # noqa: E402
@@ -44,6 +44,9 @@ HAIR_RIVALS = (Label.FACE_SKIN, Label.BODY_SKIN, Label.CLOTHES, Label.BACKGROUND
 #: Hair IoU is measured only where the hair's colour differs from every rival's by this
 #: much (RGB distance): hair the colour of the skin cannot be told from it by colour.
 MIN_HAIR_CONTRAST = 40.0
+#: The casual drawings' choices the breakdown splits on (manifest "casual" flag: noun).
+CASUAL_FLAGS = {"fringe": "fringe", "full_oval": "the face oval closed through the hair",
+                "neck": "neck"}
 
 
 def mean_of(rows: list[dict]) -> dict[str, float]:
@@ -216,6 +219,49 @@ def stage1_table(pipeline: Pipeline, heldout: HeldOut) -> dict | None:
     return row
 
 
+def stage1_attribution(pipeline: Pipeline, heldout: HeldOut, t: float = DEFAULT_T
+                       ) -> dict[str, dict] | None:
+    """Where casual drawings lose, component by component: faces from each casual drawing
+    with one component's projected feature taken from the face's detailed sketch instead
+    (then decoded and painted as usual), at `t`. A component whose row rises far above the
+    casual row is where stage 1 loses what the detailed sketch would have said. Rows:
+    "casual", "<component> from the detailed sketch" per component, "detailed"."""
+    if heldout.casual is None:
+        return None
+    refiner = pipeline.refiner
+    swaps = {"casual": ()}
+    swaps.update({f"{name} from the detailed sketch": (c,) for c, name in enumerate(COMPONENTS)})
+    swaps["detailed"] = tuple(range(len(COMPONENTS)))
+    rows = {name: [] for name in swaps}
+    for start in range(0, len(heldout), BATCH):
+        end = min(start + BATCH, len(heldout))
+        casual, _ = refiner.project(refiner.encode(heldout.casual[start:end]), t)
+        detailed, _ = refiner.project(refiner.encode(heldout.sketches[start:end]), t)
+        for name, components in swaps.items():
+            features = casual.copy()
+            features[:, list(components)] = detailed[:, list(components)]
+            faces = pipeline.faces(refiner.decode(features), heldout.looks[start:end])
+            rows[name] += score_faces(faces, heldout, start)
+    return {name: mean_of(scored) for name, scored in rows.items()}
+
+
+def casual_breakdown(per_face: list[dict], heldout: HeldOut) -> dict[str, dict] | None:
+    """The casual-drawing scores grouped by how each drawing was drawn: its style, and
+    whether it drew the fringe, a closed face oval through the hair, the neck. What a
+    drawing leaves out (no fringe: where do the bangs end?) costs more than how it is
+    drawn. Each row carries "faces", its count."""
+    if heldout.casual_choices is None or len(per_face) != len(heldout):
+        return None
+    groups: dict[str, list[dict]] = {}
+    for row, choices in zip(per_face, heldout.casual_choices):
+        keys = [f"style {choices.get('style')}"]
+        keys += [f"{'with' if choices.get(flag) else 'without'} {noun}"
+                 for flag, noun in CASUAL_FLAGS.items() if flag in choices]
+        for key in keys:
+            groups.setdefault(key, []).append(row)
+    return {key: {**mean_of(rows), "faces": len(rows)} for key, rows in sorted(groups.items())}
+
+
 def robustness_table(pipeline: Pipeline, sketches, progress: bool = False,
                      perturbations=tuple(PERTURBATIONS)) -> dict:
     """Chamfer distance to the clean sketch: of the spoiled input, and of its refinement."""
@@ -320,6 +366,14 @@ def markdown(report: dict) -> str:
                   "|---|" + "---|" * (len(row) - 1),
                   f"| {row['input']:.2f} | " + " | ".join(
                       f"{v:.2f}" for k, v in row.items() if k != "input") + " |"]
+    if report.get("casual_breakdown"):
+        rows = {f"{key} ({row['faces']})": row for key, row in report["casual_breakdown"].items()}
+        lines += [""] + _quality_lines(f"Casual drawings by how they were drawn (t = {DEFAULT_T}; "
+                                       "faces in brackets)", rows)
+    if report.get("stage1_attribution"):
+        lines += [""] + _quality_lines(
+            f"Where casual drawings lose (t = {DEFAULT_T}): one component's feature from the "
+            "detailed sketch", report["stage1_attribution"])
     lines += ["", "## Stage-1 robustness", "",
               "Chamfer distance (px) to the clean sketch: of the spoiled input, and of the "
               "refined sketch at each t (lower is better).", ""]
@@ -342,14 +396,18 @@ def evaluate(weights: Path, data_dir: Path, out: Path, *, count: int = 100,
     drawings = {"detailed sketches": heldout.sketches}
     if heldout.casual is not None:
         drawings["casual drawings"] = heldout.casual
-    quality, worst, grids = {}, {}, []
+    quality, worst, grids, breakdown = {}, {}, [], None
     for kind, inputs in drawings.items():
         quality[kind], grid, per_face = quality_table(pipeline, heldout, inputs, progress)
         worst[kind] = worst_colours(per_face, heldout)
         grids.append(grid)
+        if inputs is heldout.casual:
+            breakdown = casual_breakdown(per_face, heldout)
     report = {"weights": str(weights), "data": str(data_dir), "count": len(heldout),
               "quality": quality, "reference": reference_rows(heldout, average),
               "worst_colours": worst, "stage1_casual": stage1_table(pipeline, heldout),
+              "casual_breakdown": breakdown,
+              "stage1_attribution": stage1_attribution(pipeline, heldout),
               "robustness": robustness_table(pipeline, heldout.sketches, progress)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
