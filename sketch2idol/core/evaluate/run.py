@@ -5,6 +5,9 @@ detailed sketch and, where the set has them, from its casual drawing. Rows of ev
 each t, the **average training face** (one blurry mean face: what a generator that ignores
 the drawing and the look would converge to; SSIM alone rates it well on these flat faces)
 and the **ground truth** scored the same way (what the renderer's own lighting costs).
+For casual drawings two more tables say where they lose: the scores by how each drawing was
+drawn (style, fringe, ...), and the scores with one component's feature taken from the
+face's detailed sketch.
 
 Writes eval.md (tables), eval.json (the same numbers), samples.png (drawing | refined |
 generated | ground truth) and robustness.png into the output directory.
@@ -219,8 +222,8 @@ def stage1_table(pipeline: Pipeline, heldout: HeldOut) -> dict | None:
     return row
 
 
-def stage1_attribution(pipeline: Pipeline, heldout: HeldOut, t: float = DEFAULT_T
-                       ) -> dict[str, dict] | None:
+def stage1_attribution(pipeline: Pipeline, heldout: HeldOut, t: float = DEFAULT_T,
+                       progress: bool = False) -> dict[str, dict] | None:
     """Where casual drawings lose, component by component: faces from each casual drawing
     with one component's projected feature taken from the face's detailed sketch instead
     (then decoded and painted as usual), at `t`. A component whose row rises far above the
@@ -233,7 +236,8 @@ def stage1_attribution(pipeline: Pipeline, heldout: HeldOut, t: float = DEFAULT_
     swaps.update({f"{name} from the detailed sketch": (c,) for c, name in enumerate(COMPONENTS)})
     swaps["detailed"] = tuple(range(len(COMPONENTS)))
     rows = {name: [] for name in swaps}
-    for start in range(0, len(heldout), BATCH):
+    for start in tqdm(range(0, len(heldout), BATCH), desc="where casual drawings lose",
+                      disable=not progress):
         end = min(start + BATCH, len(heldout))
         casual, _ = refiner.project(refiner.encode(heldout.casual[start:end]), t)
         detailed, _ = refiner.project(refiner.encode(heldout.sketches[start:end]), t)
@@ -407,7 +411,7 @@ def evaluate(weights: Path, data_dir: Path, out: Path, *, count: int = 100,
               "quality": quality, "reference": reference_rows(heldout, average),
               "worst_colours": worst, "stage1_casual": stage1_table(pipeline, heldout),
               "casual_breakdown": breakdown,
-              "stage1_attribution": stage1_attribution(pipeline, heldout),
+              "stage1_attribution": stage1_attribution(pipeline, heldout, progress=progress),
               "robustness": robustness_table(pipeline, heldout.sketches, progress)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
