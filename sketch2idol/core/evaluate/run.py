@@ -251,9 +251,10 @@ def stage1_attribution(pipeline: Pipeline, heldout: HeldOut, t: float = DEFAULT_
 
 def casual_breakdown(per_face: list[dict], heldout: HeldOut) -> dict[str, dict] | None:
     """The casual-drawing scores grouped by how each drawing was drawn: its style, and
-    whether it drew the fringe, a closed face oval through the hair, the neck. What a
-    drawing leaves out (no fringe: where do the bangs end?) costs more than how it is
-    drawn. Each row carries "faces", its count."""
+    whether it drew the fringe, a closed face oval through the hair, the neck (the renderer
+    draws the face's edge against the hair as the fringe, the closed oval or both, so those
+    two splits overlap). The choices are drawn at random for every face, so the groups hold
+    alike faces. Each row carries "faces", its count."""
     if heldout.casual_choices is None or len(per_face) != len(heldout):
         return None
     groups: dict[str, list[dict]] = {}
