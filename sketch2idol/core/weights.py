@@ -123,7 +123,7 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
         "data": read_info(stage1.data),
         "bank_ids": ids,
     }
-    (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
+    write_manifest(out, info)
     return out
 
 
@@ -184,7 +184,7 @@ def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) ->
         shutil.copyfile(Path(first) / name, out / name)
     save_file(_half(mixed), out / GENERATOR)
     info["training"]["stage2_averaged_with"] = {"share": share, "training": other["training"]}
-    (out / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
+    write_manifest(out, info)
     return out
 
 
@@ -193,6 +193,11 @@ def read_manifest(path: Path) -> dict:
     if not (Path(path) / MANIFEST).exists():
         raise FileNotFoundError(f"{path} holds no {MANIFEST}: not a weights directory")
     return json.loads((Path(path) / MANIFEST).read_text())
+
+
+def write_manifest(path: Path, info: dict) -> None:
+    """Write `info` as the weights directory's weights.json."""
+    (Path(path) / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
 
 
 def load_weights(path: Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> Weights:
