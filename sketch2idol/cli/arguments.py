@@ -24,12 +24,12 @@ def number_type(convert: Callable[[str], float], accepts: Callable[[float], bool
     return parse
 
 
-positive_int = number_type(int, lambda value: value >= 1, "a whole number >= 1")
-non_negative_int = number_type(int, lambda value: value >= 0, "a whole number >= 0")
 def in_unit_interval(value: float) -> bool:
     return 0.0 <= value <= 1.0
 
 
+positive_int = number_type(int, lambda value: value >= 1, "a whole number >= 1")
+non_negative_int = number_type(int, lambda value: value >= 0, "a whole number >= 0")
 probability = number_type(float, in_unit_interval, "a probability from 0 to 1")
 #: A share of something (e.g. `weights average --share`): the same range, worded as a share.
 fraction = number_type(float, in_unit_interval, "a number from 0 to 1")
