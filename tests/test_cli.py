@@ -88,6 +88,7 @@ def test_stage2_options_reach_its_config(tmp_path):
                                       "--lr-decay-steps", "100", "--gan-weight", "0",
                                       "--flat-detail-weight", "60", "--region-weight", "30",
                                       "--palette-weight", "2", "--palette-head",
+                                      "--feature-matching-weight", "0",
                                       "--d-warmup", "50"])
     config = resolve_config(args, Stage2Config)
     assert (config.casual_prob, config.lr_decay_steps, config.lambda_gan,
@@ -96,6 +97,7 @@ def test_stage2_options_reach_its_config(tmp_path):
     assert config.generator.palette_head and not Stage2Config().generator.palette_head
     assert config.generator.palette_smoothing == 0  # not asked for: none
     assert config.d_warmup_steps == 50 and Stage2Config().d_warmup_steps == 0
+    assert config.lambda_feature_matching == 0 and Stage2Config().lambda_feature_matching > 0
 
 
 def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_path):

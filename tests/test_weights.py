@@ -162,6 +162,12 @@ def test_averaged_weights_mix_two_generators_and_refuse_different_stage_ones(run
     record = json.loads((out / MANIFEST).read_text())["training"]
     assert record["stage2_steps"] == 2  # the first's own record, and the second's beside it
     assert record["stage2_averaged_with"] == {"share": 0.25, "training": info["training"]}
+    # an average of an average keeps both records
+    again = average_weights(out, second, tmp_path / "again", 0.5)
+    record = json.loads((again / MANIFEST).read_text())["training"]
+    assert record["stage2_averaged_with"] == {
+        "share": 0.5, "training": info["training"],
+        "first_averaged_with": {"share": 0.25, "training": info["training"]}}
 
     with pytest.raises(ValueError, match="one of the weights being averaged"):
         average_weights(first, second, second, 0.5)

@@ -21,6 +21,9 @@ from sketch2idol.core.errors import UserError
 STAGE2_LOSS_WEIGHTS = (
     ("--gan-weight", "lambda_gan", "weight of the generator's LSGAN term (default 1; the "
      "discriminator still trains for feature matching at 0)"),
+    ("--feature-matching-weight", "lambda_feature_matching", "weight of the L1 between the "
+     "discriminator's features of the output and of the truth (default 10); with "
+     "--gan-weight 0 too, the discriminator is left out: a reconstruction-only fine-tune"),
     ("--flat-detail-weight", "lambda_flat_detail", "weight of the L1 between the output's and "
      "the truth's high-pass detail inside skin and background (default 20): higher paints "
      "flatter regions"),
@@ -98,6 +101,11 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="box-filter the palette head's colour choice over PX x PX pixels "
                              "(odd; 0 = none, the default): ambiguous regions blend instead of "
                              "flipping in patches")
+    stage2.add_argument("--palette-target", choices=("paintable", "labels"),
+                        help="what the palette head's gate learns to open on: the look "
+                             "regions' pixels that are the look colour times a gain "
+                             "(paintable, the default: pupils and outlines are left to the "
+                             "free head) or the label map's whole regions (labels)")
     stage2.add_argument("--d-warmup", type=non_negative_int, metavar="N", dest="d_warmup_steps",
                         help="train the discriminator alone for the first N steps (counted in "
                              "--steps): for a fine-tune whose discriminator starts fresh, "
@@ -150,6 +158,7 @@ def resolve_config(args: argparse.Namespace, cls):
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
                  "d_warmup_steps": getattr(args, "d_warmup_steps", None),
+                 "palette_target": getattr(args, "palette_target", None),
                  **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}
     if args.resume:
         if args.init_from:

@@ -76,19 +76,21 @@ TRAINING_RECORD = (
     (1, "init_from", "stage1_init_from"),
     (2, "init_from", "stage2_init_from"),
     (2, "lambda_gan", "stage2_gan_weight"),
+    (2, "lambda_feature_matching", "stage2_feature_matching_weight"),
     (2, "lambda_flat_detail", "stage2_flat_detail_weight"),
     (2, "lambda_region", "stage2_region_weight"),
     (2, "lambda_palette", "stage2_palette_weight"),
+    (2, "palette_target", "stage2_palette_target"),
 )
 
 
 def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
-    """weights.json's TRAINING_RECORD entries of two run configs (no palette weight without
-    a palette head: none was trained)."""
+    """weights.json's TRAINING_RECORD entries of two run configs (no palette weight or target
+    without a palette head: none was trained)."""
     configs = {1: stage1, 2: stage2}
     record = {key: getattr(configs[stage], field) for stage, field, key in TRAINING_RECORD}
     if not stage2.generator.palette_head:
-        record["stage2_palette_weight"] = None
+        record["stage2_palette_weight"] = record["stage2_palette_target"] = None
     return record
 
 
@@ -155,14 +157,18 @@ def unpack_weights(path: Path, out: Path) -> tuple[Path, Path]:
     return stage1_dir, stage2_dir
 
 
+AVERAGED_WITH = "stage2_averaged_with"  # weights.json "training": what G was averaged with
+
+
 def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) -> Path:
     """Weights whose generator is (1 - share) x `first`'s + share x `second`'s, parameter by
     parameter: checkpoint averaging of two fine-tunes of one generator (as in model soups),
     which often keeps what each does better where they trade one quality for another. Both
     must share stage 1 (autoencoders and bank, byte for byte) and the generator's config.
     The rest is `first`'s; weights.json records `second`'s training and the share under
-    "training" -> "stage2_averaged_with" (`weights unpack` does not carry that record into
-    a run: a fine-tune of the average starts from the averaged generator)."""
+    "training" -> "stage2_averaged_with" (and, where `first` was itself an average, its
+    record under that record's "first_averaged_with"; `weights unpack` does not carry these
+    records into a run: a fine-tune of the average starts from the averaged generator)."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must be in [0, 1], got {share}")
     if Path(out).resolve() in (Path(first).resolve(), Path(second).resolve()):
@@ -183,7 +189,11 @@ def average_weights(first: Path, second: Path, out: Path, share: float = 0.5) ->
     for name in (AUTOENCODERS, BANK):
         shutil.copyfile(Path(first) / name, out / name)
     save_file(_half(mixed), out / GENERATOR)
-    info["training"]["stage2_averaged_with"] = {"share": share, "training": other["training"]}
+    record = {"share": share, "training": other["training"]}
+    earlier = info["training"].pop(AVERAGED_WITH, None)
+    if earlier is not None:  # `first` is itself an average: its record stays, one level down
+        record["first_averaged_with"] = earlier
+    info["training"][AVERAGED_WITH] = record
     write_manifest(out, info)
     return out
 

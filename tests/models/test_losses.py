@@ -48,3 +48,34 @@ def test_flat_detail_l1_punishes_a_checkerboard_only_inside_the_flat_region():
     assert flat_detail_l1(noisy_inside, smooth, flat) > 0.05
     assert flat_detail_l1(noisy_outside, smooth, flat) < 0.01  # only its edge column leaks
     assert flat_detail_l1(smooth + 0.2, smooth, flat) < 1e-6  # a colour shift is not detail
+
+
+def test_paintable_leaves_the_pupil_to_the_free_head_and_keeps_the_iris_and_skin():
+    """On a real render: the iris class covers iris and pupil, but only the iris is its look
+    colour times a gain; the face's skin is its colour with soft shading and stays."""
+    import numpy as np
+
+    from sketch2idol.core.contract import LOOK_FIELDS
+    from sketch2idol.core.data.faces import render_face, sample_face_params
+    from sketch2idol.core.data.faces.labels import PAINTED_REGIONS, Label
+    from sketch2idol.core.looks import look_from_params, look_vector
+    from sketch2idol.core.models.losses import paintable
+
+    params = sample_face_params(np.random.default_rng(5))
+    face = render_face(params, 256)
+    photo = torch.from_numpy(face.photo).permute(2, 0, 1)[None].float() / 255
+    look = torch.from_numpy(look_vector(look_from_params(params)))[None].float()
+    labels = torch.from_numpy(face.labels).long()
+    painted = torch.stack([torch.isin(labels, torch.tensor([int(c) for c in PAINTED_REGIONS[f]]))
+                           for f in LOOK_FIELDS])[None].float()
+    kept = paintable(photo, look, painted).amax(dim=1)[0].bool()
+    assert not kept[labels == int(Label.EYE_WHITE)].any()  # never painted: stays so
+    iris = labels == int(Label.IRIS)
+    iris_colour = torch.tensor(params["eyes"]["iris_color"], dtype=torch.float32) / 255
+    brightness = photo[0].permute(1, 2, 0)[iris].sum(dim=1) / iris_colour.sum()
+    pupil, ring = brightness < 0.35, brightness > 0.8
+    assert pupil.sum() >= 10 and ring.sum() >= 10
+    assert kept[iris][pupil].float().mean() < 0.2  # the pupil: iris colour x 0.28
+    assert kept[iris][ring].float().mean() > 0.85
+    assert kept[labels == int(Label.FACE_SKIN)].float().mean() > 0.95
+    assert kept[labels == int(Label.BACKGROUND)].float().mean() > 0.99

@@ -285,6 +285,29 @@ def test_a_discriminator_warm_up_leaves_the_generator_alone_then_trains_both(fac
     assert_same_weights({"G": start["G"]}, {"G": weights(tmp_path / "warm_only")["G"]})
 
 
+def test_gan_and_feature_matching_at_0_leave_the_discriminator_out(face_set, tmp_path):
+    from sketch2idol.core.errors import UserError
+
+    stage1 = tmp_path / "stage1"
+    train(Stage1Trainer, stage1_config(face_set, 1), stage1)
+    config = stage2_config(face_set, stage1, 2)
+    train(Stage2Trainer, config, tmp_path / "start")
+    recon = dataclasses.replace(config, steps=2, lambda_gan=0.0, lambda_feature_matching=0.0,
+                                init_from=str(tmp_path / "start"))
+    train(Stage2Trainer, recon, tmp_path / "recon")
+    rows = losses(tmp_path / "recon")
+    assert all("G_l1" in row and not {"D", "G_gan", "G_fm"} & set(row) for row in rows)
+    start, after = weights(tmp_path / "start"), weights(tmp_path / "recon")
+    assert_same_weights({"D": start["D"]}, {"D": after["D"]})  # neither run nor trained
+    assert not all(torch.equal(t, after["G"][k]) for k, t in start["G"].items())
+    # feature matching alone still needs the discriminator, trained as before
+    fm_only = dataclasses.replace(recon, lambda_feature_matching=10.0)
+    train(Stage2Trainer, fm_only, tmp_path / "fm_only")
+    assert all({"D", "G_fm"} <= set(row) for row in losses(tmp_path / "fm_only"))
+    with pytest.raises(UserError, match="drop --d-warmup"):
+        Stage2Trainer(dataclasses.replace(recon, d_warmup_steps=1), DEVICE)
+
+
 def test_sigterm_stops_a_training_run_with_its_checkpoint_and_resume_continues(face_set,
                                                                                 tmp_path):
     """`kill PID` (how a nohup'd or container run is stopped) saves the last finished step, as

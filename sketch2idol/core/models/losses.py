@@ -15,7 +15,9 @@
 - `flat_detail_l1`: the L1 between output and truth high-pass detail inside flat regions
   (skin, background), where the truth is smooth: it punishes noise and checkerboard.
 - `palette_loss`: with the generator's palette head, cross-entropies that teach its gate and
-  colour-field choice the label map (which pixels are painted in which look colour).
+  colour-field choice the label map (which pixels are painted in which look colour);
+  `paintable` narrows the label map's regions to the pixels a look colour times a gain
+  really paints (not the pupil inside the iris, nor the outlines counted with a region).
 """
 
 from __future__ import annotations
@@ -83,6 +85,28 @@ def flat_detail_l1(output: torch.Tensor, target: torch.Tensor,
     """`flat`: [B, 1, H, W] weights, 1 inside the flat regions."""
     difference = (high_pass(output) - high_pass(target)).abs().mean(dim=1, keepdim=True)
     return (difference * flat).sum() / flat.sum().clamp_min(1.0)
+
+
+#: `paintable`: the gains a look colour may be scaled by and still count as painting a pixel
+#: (the renderer's iris ring is the iris colour x 0.55, its pupil x 0.28: the pupil is
+#: left to the free head), and the largest RGB distance (0..1 units) from the scaled colour.
+PAINT_MIN_GAIN = 0.45
+PAINT_MAX_GAIN = 3.0  # generator.MAX_GAIN
+PAINT_TOLERANCE = 0.12
+
+
+def paintable(photo: torch.Tensor, look: torch.Tensor, painted: torch.Tensor) -> torch.Tensor:
+    """`painted` [B, F, H, W] (1 where the label map says field f's colour is painted) kept
+    only where the truth `photo` [B, 3, H, W] in [0, 1] is that colour (look [B, F * 3] in
+    [0, 1]) times a gain in [PAINT_MIN_GAIN, PAINT_MAX_GAIN], within PAINT_TOLERANCE. A label
+    class covers its outlines and the iris its pupil: painted in the look colour they come
+    out as smudges of it, and the gate learns to leave them to the free head."""
+    colours = look.view(look.shape[0], painted.shape[1], -1)  # [B, F, 3]
+    along = torch.einsum("bchw,bfc->bfhw", photo, colours)
+    gain = (along / (colours ** 2).sum(dim=2).clamp_min(1e-4)[..., None, None]).clamp(
+        PAINT_MIN_GAIN, PAINT_MAX_GAIN)
+    residual = photo[:, None] - gain[:, :, None] * colours[..., None, None]  # [B, F, 3, H, W]
+    return painted * (residual.norm(dim=2) <= PAINT_TOLERANCE).to(painted.dtype)
 
 
 def palette_loss(gate: torch.Tensor, fields: torch.Tensor, painted: torch.Tensor,

@@ -76,6 +76,11 @@ class Stage2Config(RunConfig):
     lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
     lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
     lambda_palette: float = 1.0  # with generator.palette_head: its gate and choice vs labels
+    # What the palette head's gate learns to open on: "paintable", the label map's look
+    # regions where the truth is the look colour times a gain (losses.paintable: not the
+    # pupil, nor the outlines a region's class covers), or "labels", the whole regions (the
+    # runs before; a run whose config.json predates this field trained with "labels").
+    palette_target: str = "paintable"
     # The first N steps train the discriminator alone (the generator is not updated): for a
     # fine-tune whose discriminator starts fresh (`weights unpack` ships none), so that its
     # feature matching and GAN terms judge lines before they steer the generator.

@@ -4,13 +4,14 @@ Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching
 + lambda_l1 * L1 + lambda_region * region colour L1 + lambda_flat_detail * flat-region
 detail L1 (+ with a palette head, lambda_palette * palette_loss; these read off the label
 maps); discriminator loss = LSGAN on (refined sketch, real face, look) vs (refined sketch,
-generated face, look). The look is the face's own (its renderer parameters), so the
-generator learns to paint what it is asked for. The input is refined from the face's
-casual drawing with probability `casual_prob` (where the data set has them), else from its
-sketch: at serving time it comes from either kind. With `train_size` below the data's size,
-sketches and faces are area-downsampled first: the cheap low-resolution phase of a
-resolution schedule (the generator is fully convolutional, so the same weights continue at
-full size).
+generated face, look); with lambda_gan and lambda_fm both 0 the discriminator is not
+trained or run at all (a reconstruction-only fine-tune). The look is the face's own (its
+renderer parameters), so the generator learns to paint what it is asked for. The input is
+refined from the face's casual drawing with probability `casual_prob` (where the data set
+has them), else from its sketch: at serving time it comes from either kind. With
+`train_size` below the data's size, sketches and faces are area-downsampled first: the
+cheap low-resolution phase of a resolution schedule (the generator is fully
+convolutional, so the same weights continue at full size).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from sketch2idol.core.data.faces.labels import (
     Label,
 )
 from sketch2idol.core.data.loader import casual_share
+from sketch2idol.core.errors import UserError
 from sketch2idol.core.models.discriminator import define_discriminator
 from sketch2idol.core.models.generator import define_generator
 from sketch2idol.core.models.losses import (
     feature_matching_loss,
     flat_detail_l1,
     lsgan_loss,
+    paintable,
     palette_loss,
     region_colour_l1,
 )
@@ -44,6 +47,7 @@ from sketch2idol.core.train.loop import Trainer
 from sketch2idol.core.train.refined import SOURCES, RefinedPairs, build_refined_cache
 
 PALETTE_LR_SCALE = 10.0
+PALETTE_TARGETS = ("paintable", "labels")  # Stage2Config.palette_target
 
 
 class Stage2Trainer(Trainer):
@@ -54,6 +58,13 @@ class Stage2Trainer(Trainer):
 
     def __init__(self, config: Stage2Config, device: torch.device):
         super().__init__(config, device)
+        if config.palette_target not in PALETTE_TARGETS:
+            raise UserError(f"palette_target must be one of {', '.join(PALETTE_TARGETS)}, got "
+                            f"{config.palette_target!r}")
+        self.use_discriminator = config.lambda_gan > 0 or config.lambda_feature_matching > 0
+        if config.d_warmup_steps and not self.use_discriminator:
+            raise UserError("--d-warmup trains the discriminator, which a run with GAN and "
+                            "feature-matching weights both 0 leaves out: drop --d-warmup")
         generator = define_generator(config.generator).to(device)
         discriminator = define_discriminator(config.discriminator).to(device)
         self.nets = {"G": generator, "D": discriminator}
@@ -112,21 +123,25 @@ class Stage2Trainer(Trainer):
         with torch.set_grad_enabled(not warming_up):
             fake, palette = G.paint_with_palette(sketch, look)
 
-        d_fake = D(sketch, fake.detach(), look)
-        d_real = D(sketch, real, look)
-        loss_d = 0.5 * (lsgan_loss(d_fake, real=False) + lsgan_loss(d_real, real=True))
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizers["D"].step()
-        if warming_up:
-            return {"D": loss_d.item()}
-
-        g_fake = D(sketch, fake, look)
-        loss_gan = lsgan_loss(g_fake, real=True)
-        loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
+        losses = {}
         loss_l1 = F.l1_loss(fake, real)
-        loss_g = (self.config.lambda_gan * loss_gan + self.config.lambda_feature_matching * loss_fm
-                  + self.config.lambda_l1 * loss_l1)
+        loss_g = self.config.lambda_l1 * loss_l1
+        if self.use_discriminator:
+            d_fake = D(sketch, fake.detach(), look)
+            d_real = D(sketch, real, look)
+            loss_d = 0.5 * (lsgan_loss(d_fake, real=False) + lsgan_loss(d_real, real=True))
+            self.optimizers["D"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.optimizers["D"].step()
+            losses["D"] = loss_d.item()
+            if warming_up:
+                return losses
+            g_fake = D(sketch, fake, look)
+            loss_gan = lsgan_loss(g_fake, real=True)
+            loss_fm = feature_matching_loss(g_fake, [[f.detach() for f in s] for s in d_real])
+            loss_g = (loss_g + self.config.lambda_gan * loss_gan
+                      + self.config.lambda_feature_matching * loss_fm)
+            losses.update(G_gan=loss_gan.item(), G_fm=loss_fm.item())
         extra = {}
         if self.use_labels:  # always, with a palette head
             classes = self.label_classes(batch["labels"])
@@ -137,16 +152,17 @@ class Stage2Trainer(Trainer):
             loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
                       + self.config.lambda_flat_detail * extra["G_flat"])
         if self.use_palette:
-            painted = self.group_masks(classes, [PAINTED_REGIONS[field] for field in LOOK_FIELDS])
-            extra["G_palette"] = palette_loss(*palette, (painted >= 0.5).float(),
-                                              (classes >= 0.5).float())
+            painted = (self.group_masks(classes, [PAINTED_REGIONS[field]
+                                                  for field in LOOK_FIELDS]) >= 0.5).float()
+            if self.config.palette_target == "paintable":
+                painted = paintable((real + 1.0) / 2.0, look, painted)
+            extra["G_palette"] = palette_loss(*palette, painted, (classes >= 0.5).float())
             loss_g = loss_g + self.config.lambda_palette * extra["G_palette"]
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["G"].step()
-        return {"G": loss_g.item(), "G_gan": loss_gan.item(), "G_fm": loss_fm.item(),
-                "G_l1": loss_l1.item(), **{k: v.item() for k, v in extra.items()},
-                "D": loss_d.item()}
+        return {"G": loss_g.item(), **losses, "G_l1": loss_l1.item(),
+                **{k: v.item() for k, v in extra.items()}}
 
     def sample_columns(self, batch: dict) -> list[np.ndarray]:
         refined = to_unit(batch["refined"].to(self.device))
