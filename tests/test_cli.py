@@ -98,6 +98,20 @@ def test_stage2_options_reach_its_config(tmp_path):
     assert config.generator.palette_smoothing == 0  # not asked for: none
     assert config.d_warmup_steps == 50 and Stage2Config().d_warmup_steps == 0
     assert config.lambda_feature_matching == 0 and Stage2Config().lambda_feature_matching > 0
+    assert config.palette_target == "paintable"  # the default
+    labels = build_parser().parse_args(["train", "stage2", "--data", str(data), "--out",
+                                        str(tmp_path / "run"), "--palette-target", "labels"])
+    assert resolve_config(labels, Stage2Config).palette_target == "labels"
+
+
+def test_the_palette_target_flag_offers_what_the_trainer_takes(capsys):
+    from sketch2idol.core.train.stage2 import PALETTE_TARGETS
+
+    with pytest.raises(SystemExit):
+        main(["train", "stage2", "--out", "x", "--palette-target", "nonsense"])
+    err = capsys.readouterr().err
+    offered = err[err.index("(choose from") + len("(choose from"):].split(")")[0]
+    assert [choice.strip(" '") for choice in offered.split(",")] == list(PALETTE_TARGETS)
 
 
 def test_palette_smoothing_reaches_the_generator_and_needs_a_palette_head(tmp_path):

@@ -341,3 +341,15 @@ def test_sigterm_stops_a_training_run_with_its_checkpoint_and_resume_continues(f
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert torch.load(run / CHECKPOINT_NAME, weights_only=False)["step"] == saved + 2
+
+
+def test_a_run_made_before_the_palette_target_resumes_with_the_label_target(tmp_path):
+    from sketch2idol.core.train.config import CONFIG_NAME, read_config, write_config
+
+    write_config(tmp_path, Stage2Config(palette_target="paintable"))
+    assert read_config(tmp_path, Stage2Config).palette_target == "paintable"
+    document = json.loads((tmp_path / CONFIG_NAME).read_text())
+    del document["config"]["palette_target"]  # as runs/*/config.json were written before
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(document))
+    assert read_config(tmp_path, Stage2Config).palette_target == "labels"
+    assert Stage2Config().palette_target == "paintable"  # new runs

@@ -78,8 +78,9 @@ class Stage2Config(RunConfig):
     lambda_palette: float = 1.0  # with generator.palette_head: its gate and choice vs labels
     # What the palette head's gate learns to open on: "paintable", the label map's look
     # regions where the truth is the look colour times a gain (losses.paintable: not the
-    # pupil, nor the outlines a region's class covers), or "labels", the whole regions (the
-    # runs before; a run whose config.json predates this field trained with "labels").
+    # pupil, nor the outlines a region's class covers), or "labels", the whole regions (what
+    # runs made before this field trained with: read_config gives them that, see
+    # FIELDS_ADDED_LATER).
     palette_target: str = "paintable"
     # The first N steps train the discriminator alone (the generator is not updated): for a
     # fine-tune whose discriminator starts fresh (`weights unpack` ships none), so that its
@@ -131,6 +132,11 @@ def write_config(run_dir: Path, config) -> None:
     (Path(run_dir) / CONFIG_NAME).write_text(json.dumps(document, indent=2) + "\n")
 
 
+#: Fields added after runs had been made, with the value such a run's config.json (which
+#: lacks them) stands for where it is not today's default: a resumed run goes on as it began.
+FIELDS_ADDED_LATER = {Stage2Config: {"palette_target": "labels"}}
+
+
 def read_config(run_dir: Path, cls):
     document = json.loads((Path(run_dir) / CONFIG_NAME).read_text())
-    return from_dict(cls, document["config"])
+    return from_dict(cls, {**FIELDS_ADDED_LATER.get(cls, {}), **document["config"]})
