@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from sketch2idol.core.models.generator import MAX_GAIN
+
 INK_THRESHOLD = 0.0  # in [-1, 1] units: darker than mid-grey is ink
 
 
@@ -87,24 +89,24 @@ def flat_detail_l1(output: torch.Tensor, target: torch.Tensor,
     return (difference * flat).sum() / flat.sum().clamp_min(1.0)
 
 
-#: `paintable`: the gains a look colour may be scaled by and still count as painting a pixel
-#: (the renderer's iris ring is the iris colour x 0.55, its pupil x 0.28: the pupil is
-#: left to the free head), and the largest RGB distance (0..1 units) from the scaled colour.
+#: `paintable`: the least gain a look colour may be scaled by and still count as painting a
+#: pixel (the renderer's iris ring is the iris colour x 0.55, its pupil x 0.28: the pupil is
+#: left to the free head; the most is the palette head's own MAX_GAIN), and the largest RGB
+#: distance (0..1 units) from the scaled colour.
 PAINT_MIN_GAIN = 0.45
-PAINT_MAX_GAIN = 3.0  # generator.MAX_GAIN
 PAINT_TOLERANCE = 0.12
 
 
 def paintable(photo: torch.Tensor, look: torch.Tensor, painted: torch.Tensor) -> torch.Tensor:
     """`painted` [B, F, H, W] (1 where the label map says field f's colour is painted) kept
     only where the truth `photo` [B, 3, H, W] in [0, 1] is that colour (look [B, F * 3] in
-    [0, 1]) times a gain in [PAINT_MIN_GAIN, PAINT_MAX_GAIN], within PAINT_TOLERANCE. A label
+    [0, 1]) times a gain in [PAINT_MIN_GAIN, MAX_GAIN], within PAINT_TOLERANCE. A label
     class covers its outlines and the iris its pupil: painted in the look colour they come
     out as smudges of it, and the gate learns to leave them to the free head."""
     colours = look.view(look.shape[0], painted.shape[1], -1)  # [B, F, 3]
     along = torch.einsum("bchw,bfc->bfhw", photo, colours)
     gain = (along / (colours ** 2).sum(dim=2).clamp_min(1e-4)[..., None, None]).clamp(
-        PAINT_MIN_GAIN, PAINT_MAX_GAIN)
+        PAINT_MIN_GAIN, MAX_GAIN)
     residual = photo[:, None] - gain[:, :, None] * colours[..., None, None]  # [B, F, 3, H, W]
     return painted * (residual.norm(dim=2) <= PAINT_TOLERANCE).to(painted.dtype)
 
