@@ -14,6 +14,7 @@ from sketch2idol.cli.arguments import (
     odd_side,
     positive_int,
     probability,
+    unit_interval,
 )
 from sketch2idol.core.errors import UserError
 
@@ -80,6 +81,18 @@ def register(groups: argparse._SubParsersAction) -> None:
     stage1.add_argument("--anchor-weight", type=non_negative_float, metavar="W",
                         help="with --teacher: weight of the term that keeps the feature of "
                              "each clean detailed sketch at the teacher's (default 0)")
+    stage1.add_argument("--through-generator", type=Path, metavar="STAGE2_RUN",
+                        help="with --teacher: teach the encoders on the face STAGE2_RUN's "
+                             "generator (frozen) paints from each refined drawing, against "
+                             "the true photo, instead of on the teacher's features; the "
+                             "drawings are not augmented")
+    stage1.add_argument("--face-t", type=unit_interval, metavar="T",
+                        help="with --through-generator: the t the drawings are refined at "
+                             "(default 0.5, the served default)")
+    stage1.add_argument("--flat-detail-weight", type=non_negative_float, metavar="W",
+                        help="with --through-generator: weight of the L1 between the face's "
+                             "and the photo's high-pass detail in skin and background "
+                             "(default 20)")
     stage1.set_defaults(handler=run_stage1)
     stage2 = stages.add_parser(
         "stage2", help="pix2pixHD generator on stage-1 outputs",
@@ -157,6 +170,9 @@ def resolve_config(args: argparse.Namespace, cls):
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
                  "anchor_weight": getattr(args, "anchor_weight", None),
+                 "through_generator": getattr(args, "through_generator", None),
+                 "face_t": getattr(args, "face_t", None),
+                 "flat_detail_weight": getattr(args, "flat_detail_weight", None),
                  "d_warmup_steps": getattr(args, "d_warmup_steps", None),
                  "palette_target": getattr(args, "palette_target", None),
                  **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}
@@ -165,6 +181,7 @@ def resolve_config(args: argparse.Namespace, cls):
             raise UserError("--init-from starts a new run; --resume continues one: pass one")
         # a run keeps its inputs
         overrides["data"] = overrides["stage1"] = overrides["teacher"] = None
+        overrides["through_generator"] = None
     if args.debug:
         overrides.update(steps=4, batch_size=2, sample_every=2, checkpoint_every=2,
                          loader_workers=0)

@@ -71,6 +71,10 @@ TRAINING_RECORD = (
     # A distilled stage 1 (`train stage1 --teacher`): the run it learnt from, whose decoders
     # it keeps; its steps are the student's.
     (1, "teacher", "stage1_teacher"),
+    # ... taught on the faces a stage-2 run's generator paints (`--through-generator`)
+    (1, "through_generator", "stage1_through_generator"),
+    (1, "face_t", "stage1_face_t"),
+    (1, "flat_detail_weight", "stage1_flat_detail_weight"),
     # A fine-tune (`--init-from RUN`) counts its own steps only: the run it started from
     # says where the rest came from.
     (1, "init_from", "stage1_init_from"),
@@ -91,6 +95,8 @@ def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
     record = {key: getattr(configs[stage], field) for stage, field, key in TRAINING_RECORD}
     if not stage2.generator.palette_head:
         record["stage2_palette_weight"] = record["stage2_palette_target"] = None
+    if not stage1.through_generator:  # no face objective: its settings did nothing
+        record["stage1_face_t"] = record["stage1_flat_detail_weight"] = None
     return record
 
 

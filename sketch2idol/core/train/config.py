@@ -56,6 +56,13 @@ class Stage1Config(RunConfig):
     # clean detailed sketch itself at the teacher's, so that learning casual drawings does
     # not blur how detailed sketches refine (0: only the drawings are distilled).
     anchor_weight: float = 0.0
+    # With a teacher: a stage-2 run whose generator, frozen, paints each refined drawing
+    # (blended at `face_t`, as served); the encoders then learn from the L1 between that
+    # face and the true photo (+ `flat_detail_weight` x the high-pass L1 in skin and
+    # background) instead of the teacher's features (train/through_generator.py).
+    through_generator: str | None = None
+    face_t: float = 0.5
+    flat_detail_weight: float = 20.0
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     augment: Stage1Augment = field(default_factory=Stage1Augment)
 

@@ -7,6 +7,10 @@ into the feature bank, `bank.npz`):
   the face's clean detailed sketch there, with the line-weighted L1. The drawing is the
   detailed sketch augmented (shifted, rotated, re-stroked, with strokes missing) or, with
   probability `casual_prob`, the face's casual drawing.
+- **the face** (`teacher` and `through_generator`, a stage-2 run): only the encoders
+  learn, so that the face the frozen generator paints from the refined drawing matches the
+  true photo (train/through_generator.py); the anchor keeps clean sketches where the
+  teacher put them.
 - **encoder distillation** (`teacher`: a run trained the first way): only the encoders
   learn, so that a drawing (the casual drawing with probability `casual_prob`, else the
   augmented sketch) encodes to the feature the teacher's encoder gives the face's clean
@@ -39,6 +43,7 @@ from sketch2idol.core.train.bank import write_bank
 from sketch2idol.core.train.checkpoint import has_checkpoint, load_net_state
 from sketch2idol.core.train.config import Stage1Config, read_config
 from sketch2idol.core.train.loop import Trainer
+from sketch2idol.core.train.through_generator import FaceObjective, check_face_objective
 
 
 class DrawingPairs(Dataset):
@@ -46,9 +51,12 @@ class DrawingPairs(Dataset):
     see, "clean_sketch" the target; "from_casual" says which kind the drawing is. The choice
     and the augmentation come from augment_rng(seed, epoch, index) alone."""
 
-    def __init__(self, root: Path, augment, seed: int, casual_prob: float):
+    def __init__(self, root: Path, augment, seed: int, casual_prob: float,
+                 faces: bool = False):
         self.casual_prob = casual_prob
-        self.pairs = FacePairs(root, photos=False, casual=casual_prob > 0)
+        # faces: also the photo, look and label map (the face objective scores on them)
+        self.pairs = FacePairs(root, photos=faces, looks=faces, labels=faces,
+                               casual=casual_prob > 0)
         self.augment, self.seed = augment, seed
 
     def __len__(self) -> int:
@@ -72,8 +80,12 @@ class Stage1Trainer(Trainer):
 
     def __init__(self, config: Stage1Config, device: torch.device):
         super().__init__(config, device)
-        self.data = DrawingPairs(Path(config.data), config.augment, config.seed,
-                                 casual_share(Path(config.data), config.casual_prob))
+        check_face_objective(config)
+        # Scored against the photo, a drawing must stay where the face is: no augmentation.
+        self.data = DrawingPairs(Path(config.data),
+                                 None if config.through_generator else config.augment,
+                                 config.seed, casual_share(Path(config.data), config.casual_prob),
+                                 faces=bool(config.through_generator))
         data_size = int(read_info(Path(config.data))["size"])
         if config.size not in (None, data_size):
             raise ValueError(f"config size {config.size} but {config.data} holds {data_size}² "
@@ -87,6 +99,11 @@ class Stage1Trainer(Trainer):
             self.teacher = load_teacher(Path(config.teacher), config, device)
             autoencoders.load_state_dict(self.teacher.state_dict())
             trained = [p for name in COMPONENTS for p in autoencoders[name].encoder.parameters()]
+        self.face = None
+        if config.through_generator:
+            self.face = FaceObjective(Path(config.teacher), Path(config.through_generator),
+                                      config.face_t, config.flat_detail_weight, self.teacher,
+                                      device)
         self.optimizers = {"autoencoders": torch.optim.Adam(trained, lr=config.lr,
                                                             betas=(0.9, 0.999))}
 
@@ -125,16 +142,22 @@ class Stage1Trainer(Trainer):
             encoder = self.autoencoders[name].encode
             # Relative to the features' own spread, so that the five components weigh alike.
             spread = twin.var().clamp_min(1e-6)
-            losses[name] = F.mse_loss(encoder(drawing[name]), twin) / spread
+            if self.face is None:  # the face objective replaces the features' distillation
+                losses[name] = F.mse_loss(encoder(drawing[name]), twin) / spread
             if self.config.anchor_weight > 0:
                 losses[f"{name}_anchor"] = (self.config.anchor_weight
                                             * F.mse_loss(encoder(target[name]), twin) / spread)
         return losses
 
     def train_step(self, batch: dict) -> dict[str, float]:
-        drawing = crop_components(to_unit(batch["sketch"].to(self.device)))
+        whole = to_unit(batch["sketch"].to(self.device))
+        drawing = crop_components(whole)
         target = crop_components(to_unit(batch["clean_sketch"].to(self.device)))
         losses = self.losses(drawing, target)
+        if self.face is not None:
+            losses.update(self.face.losses(
+                self.autoencoders, whole, to_unit(batch["photo"].to(self.device)),
+                batch["look"].to(self.device), batch["labels"].to(self.device), batch["id"]))
         total = sum(losses.values())
         optimizer = self.optimizers["autoencoders"]
         optimizer.zero_grad(set_to_none=True)
@@ -144,6 +167,12 @@ class Stage1Trainer(Trainer):
                 **{name: loss.item() for name, loss in losses.items()}}
 
     def sample_columns(self, batch: dict) -> list[np.ndarray]:
+        if self.face is not None:  # drawing, refined drawing, its face, the true photo
+            drawing = to_unit(batch["sketch"].to(self.device))
+            refined, face = self.face.paint(self.autoencoders, drawing,
+                                            batch["look"].to(self.device), batch["id"])
+            return [image_array(drawing), image_array(refined), image_array(face),
+                    batch["photo"].permute(0, 2, 3, 1).numpy()]
         augmented = to_unit(batch["sketch"].to(self.device))
         clean = to_unit(batch["clean_sketch"].to(self.device))
         _, decoded = self.reconstruct(augmented)
