@@ -93,6 +93,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="with --through-generator: weight of the L1 between the face's "
                              "and the photo's high-pass detail in skin and background "
                              "(default 20)")
+    stage1.add_argument("--feature-weight", type=non_negative_float, metavar="W",
+                        help="with --through-generator: keep the distillation towards the "
+                             "teacher's features of the detailed sketch at weight W beside "
+                             "the face's terms (default 0: the face alone)")
     stage1.set_defaults(handler=run_stage1)
     stage2 = stages.add_parser(
         "stage2", help="pix2pixHD generator on stage-1 outputs",
@@ -173,6 +177,7 @@ def resolve_config(args: argparse.Namespace, cls):
                  "through_generator": getattr(args, "through_generator", None),
                  "face_t": getattr(args, "face_t", None),
                  "flat_detail_weight": getattr(args, "flat_detail_weight", None),
+                 "feature_weight": getattr(args, "feature_weight", None),
                  "d_warmup_steps": getattr(args, "d_warmup_steps", None),
                  "palette_target": getattr(args, "palette_target", None),
                  **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}

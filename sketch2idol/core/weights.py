@@ -75,6 +75,7 @@ TRAINING_RECORD = (
     (1, "through_generator", "stage1_through_generator"),
     (1, "face_t", "stage1_face_t"),
     (1, "flat_detail_weight", "stage1_flat_detail_weight"),
+    (1, "feature_weight", "stage1_feature_weight"),
     # A fine-tune (`--init-from RUN`) counts its own steps only: the run it started from
     # says where the rest came from.
     (1, "init_from", "stage1_init_from"),
@@ -97,6 +98,7 @@ def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
         record["stage2_palette_weight"] = record["stage2_palette_target"] = None
     if not stage1.through_generator:  # no face objective: its settings did nothing
         record["stage1_face_t"] = record["stage1_flat_detail_weight"] = None
+        record["stage1_feature_weight"] = None
     return record
 
 

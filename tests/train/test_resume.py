@@ -410,6 +410,11 @@ def test_the_face_objective_teaches_the_encoders_on_the_painted_face(face_set, t
     # against 0.4251 on the Xeon), but they must move towards the photos.
     assert face_l1(straight) < 0.998 * face_l1(teacher)
 
+    # --feature-weight keeps the teacher-feature distillation beside the face's terms.
+    kept = tmp_path / "kept"
+    train(Stage1Trainer, dataclasses.replace(config, steps=1, feature_weight=0.5), kept)
+    assert set(losses(kept)[0]) == set(losses(straight)[0]) | set(components)
+
     with pytest.raises(UserError, match="add --teacher"):
         Stage1Trainer(dataclasses.replace(config, teacher=None), DEVICE)
     with pytest.raises(UserError, match="holds no generator"):

@@ -63,6 +63,10 @@ class Stage1Config(RunConfig):
     through_generator: str | None = None
     face_t: float = 0.5
     flat_detail_weight: float = 20.0
+    # With through_generator: the weight of the teacher-feature distillation term kept beside
+    # the face's (0: the face alone; it holds a drawing near where the teacher's features
+    # put it, what the face's L1 alone trades away where a drawing is unclear).
+    feature_weight: float = 0.0
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     augment: Stage1Augment = field(default_factory=Stage1Augment)
 

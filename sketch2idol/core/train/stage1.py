@@ -142,8 +142,10 @@ class Stage1Trainer(Trainer):
             encoder = self.autoencoders[name].encode
             # Relative to the features' own spread, so that the five components weigh alike.
             spread = twin.var().clamp_min(1e-6)
-            if self.face is None:  # the face objective replaces the features' distillation
-                losses[name] = F.mse_loss(encoder(drawing[name]), twin) / spread
+            # The face objective replaces the features' distillation, or keeps it at a weight.
+            weight = 1.0 if self.face is None else self.config.feature_weight
+            if weight > 0:
+                losses[name] = weight * F.mse_loss(encoder(drawing[name]), twin) / spread
             if self.config.anchor_weight > 0:
                 losses[f"{name}_anchor"] = (self.config.anchor_weight
                                             * F.mse_loss(encoder(target[name]), twin) / spread)
