@@ -18,6 +18,18 @@ from sketch2idol.cli.arguments import (
 )
 from sketch2idol.core.errors import UserError
 
+#: Stage 1's term weights: (flag, Stage1Config field, help).
+STAGE1_WEIGHTS = (
+    ("--anchor-weight", "anchor_weight", "with --teacher: weight of the term that keeps the "
+     "feature of each clean detailed sketch at the teacher's (default 0)"),
+    ("--flat-detail-weight", "flat_detail_weight", "with --through-generator: weight of the L1 "
+     "between the face's and the photo's high-pass detail in skin and background (default "
+     "20)"),
+    ("--feature-weight", "feature_weight", "with --through-generator: keep the distillation "
+     "towards the teacher's features of the detailed sketch at weight W beside the face's "
+     "terms (default 0: the face alone)"),
+)
+
 #: The stage-2 loss weights a fine-tune may change: (flag, Stage2Config field, help).
 STAGE2_LOSS_WEIGHTS = (
     ("--gan-weight", "lambda_gan", "weight of the generator's LSGAN term (default 1; the "
@@ -78,9 +90,6 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="a trained stage-1 run: train only the encoders, so that a "
                              "drawing encodes to the feature RUN's encoder gives its "
                              "detailed sketch; the decoders stay RUN's")
-    stage1.add_argument("--anchor-weight", type=non_negative_float, metavar="W",
-                        help="with --teacher: weight of the term that keeps the feature of "
-                             "each clean detailed sketch at the teacher's (default 0)")
     stage1.add_argument("--through-generator", type=Path, metavar="STAGE2_RUN",
                         help="with --teacher: teach the encoders on the face STAGE2_RUN's "
                              "generator (frozen) paints from each refined drawing, against "
@@ -89,14 +98,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     stage1.add_argument("--face-t", type=unit_interval, metavar="T",
                         help="with --through-generator: the t the drawings are refined at "
                              "(default 0.5, the served default)")
-    stage1.add_argument("--flat-detail-weight", type=non_negative_float, metavar="W",
-                        help="with --through-generator: weight of the L1 between the face's "
-                             "and the photo's high-pass detail in skin and background "
-                             "(default 20)")
-    stage1.add_argument("--feature-weight", type=non_negative_float, metavar="W",
-                        help="with --through-generator: keep the distillation towards the "
-                             "teacher's features of the detailed sketch at weight W beside "
-                             "the face's terms (default 0: the face alone)")
+    for flag, field, help_text in STAGE1_WEIGHTS:
+        stage1.add_argument(flag, type=non_negative_float, metavar="W", dest=field,
+                            help=help_text)
     stage1.set_defaults(handler=run_stage1)
     stage2 = stages.add_parser(
         "stage2", help="pix2pixHD generator on stage-1 outputs",
@@ -173,14 +177,12 @@ def resolve_config(args: argparse.Namespace, cls):
                  "init_from": args.init_from,
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
-                 "anchor_weight": getattr(args, "anchor_weight", None),
                  "through_generator": getattr(args, "through_generator", None),
                  "face_t": getattr(args, "face_t", None),
-                 "flat_detail_weight": getattr(args, "flat_detail_weight", None),
-                 "feature_weight": getattr(args, "feature_weight", None),
                  "d_warmup_steps": getattr(args, "d_warmup_steps", None),
                  "palette_target": getattr(args, "palette_target", None),
-                 **{field: getattr(args, field, None) for _, field, _ in STAGE2_LOSS_WEIGHTS}}
+                 **{field: getattr(args, field, None)
+                    for _, field, _ in STAGE1_WEIGHTS + STAGE2_LOSS_WEIGHTS}}
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; --resume continues one: pass one")
