@@ -414,6 +414,9 @@ def test_the_face_objective_teaches_the_encoders_on_the_painted_face(face_set, t
     kept = tmp_path / "kept"
     train(Stage1Trainer, dataclasses.replace(config, steps=1, feature_weight=0.5), kept)
     assert set(losses(kept)[0]) == set(losses(straight)[0]) | set(components)
+    alone = tmp_path / "alone"  # no anchor, no distillation: the face's terms only
+    train(Stage1Trainer, dataclasses.replace(config, steps=1, anchor_weight=0.0), alone)
+    assert set(losses(alone)[0]) == {"step", "total", "face", "flat"}
 
     with pytest.raises(UserError, match="add --teacher"):
         Stage1Trainer(dataclasses.replace(config, teacher=None), DEVICE)

@@ -136,14 +136,16 @@ class Stage1Trainer(Trainer):
             return {name: line_weighted_l1(self.autoencoders[name](drawing[name]), target[name],
                                            self.config.line_weight) for name in COMPONENTS}
         losses = {}
+        # The face objective replaces the features' distillation, or keeps it at a weight.
+        weight = 1.0 if self.face is None else self.config.feature_weight
+        if weight == 0 and self.config.anchor_weight == 0:
+            return losses  # the face alone: the teacher's features are not needed
         for name in COMPONENTS:
             with torch.no_grad():
                 twin = self.teacher[name].encode(target[name])
             encoder = self.autoencoders[name].encode
             # Relative to the features' own spread, so that the five components weigh alike.
             spread = twin.var().clamp_min(1e-6)
-            # The face objective replaces the features' distillation, or keeps it at a weight.
-            weight = 1.0 if self.face is None else self.config.feature_weight
             if weight > 0:
                 losses[name] = weight * F.mse_loss(encoder(drawing[name]), twin) / spread
             if self.config.anchor_weight > 0:
