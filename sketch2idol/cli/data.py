@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from sketch2idol.cli.arguments import non_negative_int, positive_int
+from sketch2idol.cli.arguments import non_negative_int, positive_int, probability
 from sketch2idol.core.errors import UserError
 from sketch2idol.core.geometry import DEFAULT_SIZE, SUPPORTED_SIZES
 
@@ -42,6 +42,10 @@ def register(groups: argparse._SubParsersAction) -> None:
     synth.add_argument("--count", type=positive_int, required=True, help="number of faces")
     synth.add_argument("--seed", type=non_negative_int, default=0, help="data set seed (default 0)")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
+    synth.add_argument("--hair-hug-prob", type=probability, default=0.0, metavar="P",
+                       help="share of the casual drawings that draw the hair's lines close "
+                            "to the face, as people draw long hair (training sets for stage "
+                            "1; default 0: the set as before)")
     add_size_and_workers(synth)
     synth.set_defaults(handler=run_synth)
 
@@ -75,7 +79,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
     try:
         summary = synthesize(args.out, count=args.count, seed=args.seed, size=args.size,
-                             workers=args.workers)
+                             workers=args.workers, hair_hug_prob=args.hair_hug_prob)
     except DatasetMismatch as error:
         raise UserError(str(error)) from None
     print(f"{args.out}: {summary.rendered} rendered, {summary.skipped} already present, "

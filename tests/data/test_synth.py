@@ -10,7 +10,7 @@ import pytest
 from sketch2idol.core.data import dataset
 from sketch2idol.core.data.dataset import DatasetMismatch
 from sketch2idol.core.data.faces import Label, draw_casual, render_face
-from sketch2idol.core.data.faces.casual import STYLES
+from sketch2idol.core.data.faces.casual import HAIR_HUG_RANGE, STYLES
 from sketch2idol.core.data.preview import write_contact_sheet
 from sketch2idol.core.data.synth import synthesize
 
@@ -139,6 +139,30 @@ def test_refuses_to_mix_seeds_or_sizes(one_worker):
     with pytest.raises(DatasetMismatch, match="size=256"):
         synthesize(one_worker, count=COUNT, seed=11, size=512, workers=1, progress=False)
     assert len(dataset.read_manifest(one_worker)) == COUNT  # nothing was added
+
+
+def test_a_hair_hug_share_redraws_only_the_casual_drawings_it_picks(one_worker, tmp_path):
+    synthesize(tmp_path, count=COUNT, seed=11, workers=1, progress=False, hair_hug_prob=0.5)
+    plain = {row["id"]: row for row in dataset.read_manifest(one_worker)}
+    rows = dataset.read_manifest(tmp_path)
+    hugs = [row["casual"].get("hair_hug") for row in rows]
+    assert 0 < sum(hug is not None for hug in hugs) < COUNT, hugs
+    for row, hug in zip(rows, hugs):
+        before = plain[row["id"]]
+        for kind in ("photo", "sketch", "labels"):
+            assert row["sha256"][kind] == before["sha256"][kind], (row["id"], kind)
+        # Every other choice of the drawing is the plain set's.
+        assert {k: v for k, v in row["casual"].items() if k != "hair_hug"} == before["casual"]
+        if hug is None:
+            assert row["sha256"]["casual"] == before["sha256"]["casual"]
+        else:
+            assert HAIR_HUG_RANGE[0] <= hug <= HAIR_HUG_RANGE[1]
+            casual = dataset.read_grey(dataset.casual_path(tmp_path, row["id"]))
+            assert np.array_equal(casual, draw_casual(row["params"], row["size"], row["casual"]))
+    assert json.loads((tmp_path / dataset.INFO_NAME).read_text())["hair_hug_prob"] == 0.5
+    assert "hair_hug_prob" not in json.loads((one_worker / dataset.INFO_NAME).read_text())
+    with pytest.raises(DatasetMismatch, match="hair_hug_prob=0.5"):
+        synthesize(tmp_path, count=COUNT, seed=11, workers=1, progress=False)
 
 
 def run_cli(*args):

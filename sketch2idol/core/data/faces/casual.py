@@ -121,6 +121,9 @@ STYLES = {
 # Largest whole-drawing shift (px at 256, per axis) and scale change.
 MAX_SHIFT_PX = 3.0
 MAX_SCALE = 0.04
+#: How far in a drawing that draws the hair close to the face ("hair_hug" in its choices)
+#: pulls the hair's lines beside the face towards the face's edge (0: as rendered, 1: on it).
+HAIR_HUG_RANGE = (0.4, 0.9)
 # How much taller than the render's lips casually drawn lips are.
 LIPS_FULLER = 1.7
 # Each eye's own jitter: position (px at 256, sd) and size (relative, sd).
@@ -320,7 +323,44 @@ def _hair_strokes(scene: _Scene, casual: dict, rng: np.random.Generator) -> list
     count = min(casual["strands"], len(strands))
     for i in rng.choice(len(strands), size=count, replace=False) if count else []:
         strokes.append(_Stroke(strands[int(i)][0], weight=0.7))
+    hug = casual.get("hair_hug", 0.0)
+    if hug:
+        strokes = [_Stroke(_hugged(scene, stroke.points, hug), stroke.weight) for stroke in strokes]
     return strokes
+
+
+def _hugged(scene: _Scene, points: np.ndarray, hug: float) -> np.ndarray:
+    """Hair lines outside the face pulled `hug` of the way in towards the face's contour.
+
+    A person draws hair as lines close round the face, wherever the hair really falls:
+    below the eye line each point moves sideways towards the face's edge at its height (the
+    jaw's, below the jaw), so long hair keeps its length; above it, towards the contour
+    along the ray from the eye line's middle, so the crown comes down onto the head. Lines
+    on or inside the face (the fringe, the hair's edge against the neck) stay where they are.
+    """
+    layout, face = scene.layout, scene.face
+    out = points.copy()
+    y = points[:, 1] - layout.eye_y
+    offset = points[:, 0] - layout.cx
+    edge = face.half_width(np.clip(y, 0.0, face.jaw_y))
+    beside = (y >= 0) & (np.abs(offset) > edge)
+    out[beside, 0] = layout.cx + np.sign(offset[beside]) * (
+        edge[beside] + (np.abs(offset[beside]) - edge[beside]) * (1.0 - hug))
+    above = y < 0
+    if above.any():
+        centre = np.array([layout.cx, layout.eye_y])
+        rays = face.contour - centre
+        angles = np.arctan2(rays[:, 1], rays[:, 0])
+        order = np.argsort(angles)
+        radius = np.hypot(*(points[above] - centre).T)
+        angle = np.arctan2(points[above, 1] - centre[1], points[above, 0] - centre[0])
+        contour_radius = np.interp(angle, angles[order], np.hypot(*rays[order].T),
+                                   period=2 * np.pi)
+        outside = radius > contour_radius
+        scale = np.where(outside, (contour_radius + (radius - contour_radius) * (1.0 - hug))
+                         / np.maximum(radius, 1e-9), 1.0)
+        out[above] = centre + (points[above] - centre) * scale[:, None]
+    return out
 
 
 def _ear_strokes(scene: _Scene, casual: dict, rng: np.random.Generator) -> list[_Stroke]:
