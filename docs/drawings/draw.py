@@ -84,6 +84,16 @@ DRAWINGS = {
         ellipse(108, 126, 3, 3), ellipse(148, 126, 3, 3),
         polyline((114, 170), (142, 170)),
     ]),
+    # Long hair drawn close to the face, down past the shoulders: the "ten seconds" face
+    # with its hair lines carried on to the paper's edge (no parting).
+    "long_hair_close": (3, [
+        ellipse(128, 132, 56, 72),
+        ellipse(104, 124, 11, 6), ellipse(152, 124, 11, 6),
+        polyline((128, 132), (124, 152), (131, 154)),
+        ellipse(128, 164, 18, 8, 20, 160),
+        smooth([(76, 110), (84, 70), (128, 52), (172, 70), (182, 110)]),
+        smooth([(76, 100), (64, 180), (58, 254)]), smooth([(182, 100), (194, 180), (200, 254)]),
+    ]),
 }
 
 
