@@ -7,8 +7,9 @@ column titles name the looks. Whatever the numbers say, a muddy, noisy or unifor
 shows here.
 
 It also prints, per drawing and look, how much of the band below the jaw beside the neck
-is painted in the look's hair colour (`long_hair_share`): about 0 for a bob, 0.2-0.4 for
-hair to the shoulders, so "drawn long hair came back as a bob" is a number too.
+is painted in the look's hair colour (`long_hair_share`): about 0 for a bob, 0.2 for hair
+to the shoulders, 0.5 for hair past them, so "drawn long hair came back as a bob" is a
+number too.
 """
 
 from __future__ import annotations
