@@ -33,14 +33,21 @@ def smooth(points, n=40):
     return np.stack([np.interp(ts, t, points[:, 0]), np.interp(ts, t, points[:, 1])], axis=1)
 
 
-DRAWINGS = {
-    # An oval, two eyes, a line nose, a smile, a few long hair lines.
-    "ten_seconds": (3, [
+def ten_second_face():
+    """An oval, two eyes, a line nose, a smile and the hair's crown, in drawing order."""
+    return [
         ellipse(128, 132, 56, 72),
         ellipse(104, 124, 11, 6), ellipse(152, 124, 11, 6),
         polyline((128, 132), (124, 152), (131, 154)),
         ellipse(128, 164, 18, 8, 20, 160),
         smooth([(76, 110), (84, 70), (128, 52), (172, 70), (182, 110)]),
+    ]
+
+
+DRAWINGS = {
+    # An oval, two eyes, a line nose, a smile, a few long hair lines.
+    "ten_seconds": (3, [
+        *ten_second_face(),
         smooth([(76, 100), (66, 160), (62, 220)]), smooth([(182, 100), (192, 160), (196, 222)]),
         smooth([(92, 66), (110, 90), (118, 104)]),
     ]),
@@ -87,11 +94,7 @@ DRAWINGS = {
     # Long hair drawn close to the face, down past the shoulders: the "ten seconds" face
     # with its hair lines carried on to the paper's edge (no parting).
     "long_hair_close": (3, [
-        ellipse(128, 132, 56, 72),
-        ellipse(104, 124, 11, 6), ellipse(152, 124, 11, 6),
-        polyline((128, 132), (124, 152), (131, 154)),
-        ellipse(128, 164, 18, 8, 20, 160),
-        smooth([(76, 110), (84, 70), (128, 52), (172, 70), (182, 110)]),
+        *ten_second_face(),
         smooth([(76, 100), (64, 180), (58, 254)]), smooth([(182, 100), (194, 180), (200, 254)]),
     ]),
 }

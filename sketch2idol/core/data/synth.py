@@ -10,8 +10,8 @@ before casual drawings existed) and its label map.
 A directory made before casual drawings and label maps were written holds the same photos
 and sketches; re-running `data synth` on it renders its faces again and adds the new files.
 
-`hair_hug_prob` > 0 draws that share of the casual drawings with the hair's lines close to
-the face (as people draw long hair; casual.HAIR_HUG_RANGE), chosen from a third stream,
+`hair_hug_prob` > 0 draws that share of the casual drawings with the hair's lines close
+round the face (as people draw hair; casual.HAIR_HUG_RANGE), chosen from a third stream,
 SeedSequence([s, i, CASUAL_STREAM, HAIR_HUG_STREAM]), so every other choice of the drawing
 is the one the set without it has. The default, 0, is the set as it always was.
 """

@@ -121,8 +121,9 @@ STYLES = {
 # Largest whole-drawing shift (px at 256, per axis) and scale change.
 MAX_SHIFT_PX = 3.0
 MAX_SCALE = 0.04
-#: How far in a drawing that draws the hair close to the face ("hair_hug" in its choices)
-#: pulls the hair's lines beside the face towards the face's edge (0: as rendered, 1: on it).
+#: How far a drawing that draws the hair close round the face ("hair_hug" in its choices,
+#: set by `data synth --hair-hug-prob`) pulls the hair's lines in towards the face's contour
+#: (0: as rendered, 1: on it); see _hugged.
 HAIR_HUG_RANGE = (0.4, 0.9)
 # How much taller than the render's lips casually drawn lips are.
 LIPS_FULLER = 1.7
