@@ -142,7 +142,7 @@ def test_refuses_to_mix_seeds_or_sizes(one_worker):
 
 
 def test_a_hair_hug_share_redraws_only_the_casual_drawings_it_picks(one_worker, tmp_path):
-    synthesize(tmp_path, count=COUNT, seed=11, workers=1, progress=False, hair_hug_prob=0.5)
+    synthesize(tmp_path, count=COUNT, seed=11, workers=2, progress=False, hair_hug_prob=0.5)
     plain = {row["id"]: row for row in dataset.read_manifest(one_worker)}
     rows = dataset.read_manifest(tmp_path)
     hugs = [row["casual"].get("hair_hug") for row in rows]

@@ -18,6 +18,7 @@ is the one the set without it has. The default, 0, is the set as it always was.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,9 +112,9 @@ def render_sample_files(seed: int, index: int, size: int, hair_hug_prob: float =
     return row, images
 
 
-def write_sample(task: tuple[str, int, int, int, float]) -> dict:
+def write_sample(task: tuple[str, int, int, int], hair_hug_prob: float = 0.0) -> dict:
     """Render face `index` and write its PNGs; returns its complete manifest row."""
-    root, seed, index, size, hair_hug_prob = task
+    root, seed, index, size = task
     dataset.prepare_dirs(root, dataset.SYNTH_FILES)
     row, images = render_sample_files(seed, index, size, hair_hug_prob)
     row["sha256"] = {kind: dataset.write_png(dataset.sample_path(root, kind, row["id"]), image)
@@ -148,19 +149,20 @@ def synthesize(out: Path, *, count: int, seed: int, size: int = DEFAULT_SIZE,
     todo = [index for index in range(count)
             if sample_id(index) not in rows
             or not dataset.verify_sample(out, rows[sample_id(index)], dataset.SYNTH_FILES)]
-    tasks = [(str(out), seed, index, size, hair_hug_prob) for index in todo]
+    tasks = [(str(out), seed, index, size) for index in todo]
+    write = functools.partial(write_sample, hair_hug_prob=hair_hug_prob)
 
     bar = tqdm(total=len(tasks), desc="rendering faces", unit="face", disable=not progress)
     try:
         if workers <= 1 or len(tasks) < 2:
             _init_worker()
-            results = map(write_sample, tasks)
+            results = map(write, tasks)
             _collect(out, rows, results, bar)
         else:
             context = multiprocessing.get_context("spawn")
             with context.Pool(workers, initializer=_init_worker) as pool:
                 chunk = max(1, min(32, len(tasks) // (workers * 8)))
-                _collect(out, rows, pool.imap_unordered(write_sample, tasks, chunk), bar)
+                _collect(out, rows, pool.imap_unordered(write, tasks, chunk), bar)
     finally:
         bar.close()
         dataset.write_manifest(out, rows.values())
