@@ -29,7 +29,7 @@ from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.core.manifold import DEFAULT_K
 from sketch2idol.core.models.autoencoder import AutoencoderConfig, define_autoencoders
 from sketch2idol.core.models.generator import GeneratorConfig, define_generator
-from sketch2idol.core.train.bank import BANK_NAME, read_bank, save_bank
+from sketch2idol.core.train.bank import BANK_NAME, read_run_bank, save_bank
 from sketch2idol.core.train.checkpoint import has_checkpoint, load_net_state, save_checkpoint
 from sketch2idol.core.train.config import (
     Stage1Config,
@@ -114,7 +114,7 @@ def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:
     stage2 = read_config(stage2_run, Stage2Config)
     autoencoders, steps1 = load_net_state(stage1_run, "autoencoders")
     generator, steps2 = load_net_state(stage2_run, "G")
-    ids, features = read_bank(Path(stage1_run) / BANK_NAME)
+    ids, features = read_run_bank(stage1_run)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_file(_half(autoencoders), out / AUTOENCODERS)

@@ -237,7 +237,9 @@ def test_hugged_hair_is_drawn_close_to_the_face_and_as_long():
     # as people draw hair; long hair stays as long.
     index = with_hair_style("long")
     params, casual = face_and_casual(index)
-    labels = render_face(params, 256).labels
+    face = render_face(params, 256)
+    skin = face.labels == Label.FACE_SKIN
+    skin_rows = np.nonzero(skin.any(axis=1))[0]
     casual = steady(casual, fringe=True, full_oval=False, shoulders=False, strands=0, width=2.0)
 
     def hair_lines(hug):
@@ -245,17 +247,15 @@ def test_hugged_hair_is_drawn_close_to_the_face_and_as_long():
 
     as_rendered, hugged = hair_lines(0.0), hair_lines(0.8)
     assert np.array_equal(as_rendered, ink(draw_casual(params, 256, casual, parts=("hair",))))
-    to_face = distance_to(labels == Label.FACE_SKIN)
+    to_face = distance_to(skin)
     beside_jaw = np.zeros_like(hugged)  # from the mouth down to the chin
-    chin = int(np.nonzero((labels == Label.FACE_SKIN).any(axis=1))[0].max())
-    beside_jaw[int(render_face(params, 256).landmarks["mouth"][1]):chin] = True
+    beside_jaw[int(face.landmarks["mouth"][1]):int(skin_rows.max())] = True
     near, far = (float(to_face[lines & beside_jaw].mean()) for lines in (hugged, as_rendered))
     assert near < 0.5 * far, (near, far)
     rows, hugged_rows = (np.nonzero(lines.any(axis=1))[0] for lines in (as_rendered, hugged))
     assert abs(int(hugged_rows.max()) - int(rows.max())) <= 3  # long hair is drawn as long
     # The crown comes down towards the head, and stays above the face.
-    face_top = int(np.nonzero((labels == Label.FACE_SKIN).any(axis=1))[0].min())
-    assert int(rows.min()) + 3 < int(hugged_rows.min()) < face_top
+    assert int(rows.min()) + 3 < int(hugged_rows.min()) < int(skin_rows.min())
     # The rest of the drawing is the same strokes.
     others = tuple(part for part in PARTS if part != "hair")
     assert np.array_equal(draw_casual(params, 256, {**casual, "hair_hug": 0.8}, parts=others),

@@ -46,6 +46,15 @@ def save_bank(path: Path, ids: list[str], features: np.ndarray) -> Path:
     return Path(path)
 
 
+def read_run_bank(run_dir: Path) -> tuple[list[str], np.ndarray]:
+    """read_bank of the stage-1 run in `run_dir`; FileNotFoundError naming the run if it
+    has not written its bank yet."""
+    path = Path(run_dir) / BANK_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} has no {BANK_NAME}: finish `train stage1` first")
+    return read_bank(path)
+
+
 def read_bank(path: Path) -> tuple[list[str], np.ndarray]:
     """(sample ids [M], features [M, C, D]) of a bank written by write_bank."""
     with np.load(path) as bank:

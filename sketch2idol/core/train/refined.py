@@ -19,7 +19,7 @@ from sketch2idol.core.data import dataset
 from sketch2idol.core.data.augment import augment_rng
 from sketch2idol.core.data.loader import FacePairs, take_drawing
 from sketch2idol.core.refiner import Refiner
-from sketch2idol.core.train.bank import BANK_NAME, read_bank
+from sketch2idol.core.train.bank import read_run_bank
 from sketch2idol.core.train.stage1 import load_autoencoders
 
 REFINED_DIR = "refined"
@@ -39,10 +39,7 @@ def refined_path(stage1_run: Path, t: float, sample_id: str, source: str = "sket
 
 
 def load_refiner(stage1_run: Path, device: torch.device) -> Refiner:
-    bank_path = Path(stage1_run) / BANK_NAME
-    if not bank_path.exists():
-        raise FileNotFoundError(f"{stage1_run} has no {BANK_NAME}: finish `train stage1` first")
-    ids, features = read_bank(bank_path)
+    ids, features = read_run_bank(stage1_run)
     return Refiner(load_autoencoders(stage1_run, device), ids, features)
 
 

@@ -29,7 +29,7 @@ from sketch2idol.core.models.components import decode_components, encode_compone
 from sketch2idol.core.models.generator import define_generator
 from sketch2idol.core.models.losses import flat_detail_l1
 from sketch2idol.core.refiner import Refiner
-from sketch2idol.core.train.bank import BANK_NAME, read_bank
+from sketch2idol.core.train.bank import read_run_bank
 from sketch2idol.core.train.checkpoint import has_checkpoint, load_net_state
 
 
@@ -62,11 +62,10 @@ class FaceObjective:
     def __init__(self, teacher_run: Path, generator_run: Path, face_t: float,
                  flat_detail_weight: float, teacher: torch.nn.ModuleDict,
                  device: torch.device):
-        bank_path = Path(teacher_run) / BANK_NAME
-        if not bank_path.exists():
-            raise UserError(f"--teacher {teacher_run} has no {BANK_NAME} to project on: "
-                            "finish its `train stage1` first")
-        ids, features = read_bank(bank_path)
+        try:
+            ids, features = read_run_bank(teacher_run)
+        except FileNotFoundError as error:
+            raise UserError(f"--teacher {error}") from None
         # The projection only: the (frozen) teacher's networks are never run through it.
         self.refiner = Refiner(teacher, ids, features)
         self.generator = load_frozen_generator(Path(generator_run), device)
