@@ -26,6 +26,15 @@ Two groups of layers stay fp32 (`float_layers`):
 (ConvTranspose, which the old generator had, broke the faces when quantised with
 onnxruntime 1.32: SSIM 0.67 per-tensor or per-channel.)
 
+The encoders stay fp32 under int8 (`network_precision`): their features are searched for
+neighbours and blended, so a small feature error can pick other neighbours and change the
+face, not just shade it. With the weights d486bcb1b532, int8 encoders (calibrated on
+detailed sketches, or on detailed and casual drawings alike) took the hand drawing
+docs/drawings/ten_seconds.png's long hair back to a bob at t = 0.5 (hair below the jaw
+0.209 -> 0.018; the int8 decoders alone kept it, 0.197). They are the smallest network of
+the three: fp32 costs ~0.6 ms per face at batch 8 (1.67 against 1.03 ms, of the int8
+chain's 66 ms; BENCHMARKS.md, "Model variants").
+
 fp16 converts weights and activations, keeping the uint8 inputs/outputs and the fp32
 APPEARANCE input; it is meant for the CUDA/TensorRT execution providers (see DESIGN.md:
 instance norm is checked for fp16 error there).
@@ -50,9 +59,11 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
-from sketch2idol.core.contract import APPEARANCE
+from sketch2idol.core.contract import APPEARANCE, ENCODERS
 
 QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
+#: precision -> the networks that export leaves in fp32 under it (see the module's notes).
+KEPT_FP32 = {"int8": (ENCODERS,)}
 PIXEL_CHANNELS = 3  # a convolution with at most this many output channels makes pixels
 
 
@@ -71,6 +82,11 @@ class SampleReader(CalibrationDataReader):
 
     def get_next(self) -> dict | None:
         return next(self.batches, None)
+
+
+def network_precision(network: str, precision: str) -> str:
+    """The precision `network` is exported in when the repository asks for `precision`."""
+    return "fp32" if network in KEPT_FP32.get(precision, ()) else precision
 
 
 def pixel_layers(model: onnx.ModelProto) -> list[str]:

@@ -35,7 +35,7 @@ from sketch2idol.export.graphs import ignores_look, network_graphs
 from sketch2idol.export.guides import write_guide_sketches
 from sketch2idol.export.onnx_export import export_onnx
 from sketch2idol.export.parity import ParityError, check_look_path, check_parity
-from sketch2idol.export.precision import convert_fp16, quantize_int8
+from sketch2idol.export.precision import convert_fp16, network_precision, quantize_int8
 from sketch2idol.export.samples import (
     HELDOUT_SEED,
     TRAINING_SEED,
@@ -110,7 +110,8 @@ def check_generator_looks(weights: Weights, parity_set, say: Callable[[str], Non
 
 def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline,
                     say: Callable[[str], None]) -> dict:
-    """ONNX for encoders, decoders, generator; fp32 parity gate; optional int8/fp16."""
+    """ONNX for encoders, decoders, generator; fp32 parity gate; optional int8/fp16 (per
+    network: precision.network_precision keeps the encoders fp32 under int8)."""
     parity_set = reference_chain(pipeline, render_sketches(HELDOUT_SEED, request.parity_count,
                                                            weights.size))
     calibration = None
@@ -132,10 +133,11 @@ def export_networks(weights: Weights, request: ExportRequest, pipeline: Pipeline
         entry = {"fp32_parity": parity.as_dict()}
         if name == contract.GENERATOR:
             entry.update(check_generator_looks(weights, parity_set, say))
-        if request.precision != "fp32":
+        entry["precision"] = precision = network_precision(name, request.precision)
+        if precision != "fp32":
             started = time.perf_counter()
-            lowered_path = version_dir / f"model.{request.precision}.onnx"
-            if request.precision == "int8":
+            lowered_path = version_dir / f"model.{precision}.onnx"
+            if precision == "int8":
                 quantize_int8(onnx_path, lowered_path, calibration.inputs(name))
             else:
                 convert_fp16(onnx_path, lowered_path)

@@ -1,10 +1,11 @@
 """The "where casual drawings lose" table of `sketch2idol eval`: its end rows are the plain
 casual and detailed runs, scored exactly as the quality tables score them."""
 
+import numpy as np
 import pytest
 
 from sketch2idol.core.data.synth import synthesize
-from sketch2idol.core.evaluate.heldout import load_heldout
+from sketch2idol.core.evaluate.heldout import hair_drawn_close, load_heldout
 from sketch2idol.core.evaluate.run import quality_table, stage1_attribution
 from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.core.pipeline import Pipeline
@@ -51,3 +52,18 @@ def test_the_casual_breakdown_groups_faces_by_how_they_were_drawn(heldout):
         else:
             assert key not in rows
     assert casual_breakdown(per_face[:-1], heldout) is None  # rows of some other face set
+
+
+def test_hair_drawn_close_redraws_each_casual_drawing_from_its_record(heldout):
+    """The eval's "hair drawn close" drawings are the stored casual drawings' own strokes
+    (redrawn from the manifest: with no pull they are the stored PNGs, byte for byte) with
+    the hair's lines pulled in, so every drawing changes, and its ink moves inwards."""
+    np.testing.assert_array_equal(hair_drawn_close(heldout, hug=0.0), heldout.casual)
+    close = hair_drawn_close(heldout)
+    assert close.shape == heldout.casual.shape and close.dtype == np.uint8
+    columns = np.arange(close.shape[2]) - (close.shape[2] - 1) / 2
+    for drawn, stored in zip(close, heldout.casual):
+        assert (drawn != stored).any()
+        spread = [np.abs(np.broadcast_to(columns, d.shape)[d < 128]).mean()
+                  for d in (drawn, stored)]
+        assert spread[0] < spread[1]

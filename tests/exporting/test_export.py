@@ -35,6 +35,7 @@ from sketch2idol.export.repository import (
     REPORT,
     ExportRequest,
     build_repository,
+    export_networks,
     shim_source,
     version_artifacts,
 )
@@ -262,6 +263,24 @@ def test_int8_generator_stays_close_to_fp32(int8_generator, parity_set, pipeline
     _, int8 = int8_generator
     delta = precision_delta({contract.GENERATOR: int8}, parity_set, pipeline)
     assert delta["end_to_end"]["ssim"] >= 0.98
+
+
+def test_int8_export_lowers_decoders_and_generator_and_keeps_the_encoders_fp32(
+        pipeline, tmp_path):
+    """The encoders' features are searched for neighbours, so int8 there can change which
+    faces are blended (sketch2idol/export/precision.py: a hand drawing's long hair came
+    back as a bob); `--precision int8` quantises the other two networks only and says so."""
+    request = ExportRequest(weights=DEFAULT_WEIGHTS, out=tmp_path, options=DeploymentOptions(),
+                            precision="int8", parity_count=2, calibration_count=4)
+    report = export_networks(pipeline.weights, request, pipeline, say=lambda line: None)
+    quantised = {name: any(node.op_type == "QuantizeLinear" for node in onnx.load(
+        str(tmp_path / name / "1" / "model.onnx")).graph.node) for name in contract.NETWORK_MODELS}
+    assert quantised == {contract.ENCODERS: False, contract.DECODERS: True,
+                         contract.GENERATOR: True}
+    assert {name: report[name]["precision"] for name in contract.NETWORK_MODELS} == {
+        contract.ENCODERS: "fp32", contract.DECODERS: "int8", contract.GENERATOR: "int8"}
+    assert sorted(report["precision_delta"]) == sorted(
+        [contract.DECODERS, contract.GENERATOR, "end_to_end"])
 
 
 def test_fp16_conversion_keeps_uint8_interfaces(exported_repository, tmp_path):

@@ -12,10 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from sketch2idol.core.data import dataset
+from sketch2idol.core.data.faces.casual import HAIR_HUG_RANGE, draw_casual
 from sketch2idol.core.looks import look_from_params, look_vector
 
 #: Faces averaged into the "average training face" baseline.
 AVERAGE_FACE_COUNT = 1000
+#: How far the held-out "hair drawn close" drawings pull the hair in: the middle of the
+#: range `data synth --hair-hug-prob` trains on.
+HELDOUT_HAIR_HUG = round(sum(HAIR_HUG_RANGE) / 2, 2)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,17 @@ def load_heldout(data_dir: Path, count: int) -> HeldOut:
         casual_choices=([row["casual"] for row in rows]
                         if all("casual" in row for row in rows) else None),
     )
+
+
+def hair_drawn_close(heldout: HeldOut, hug: float = HELDOUT_HAIR_HUG) -> np.ndarray | None:
+    """uint8 [N, S, S]: each face's casual drawing redrawn with its hair lines pulled `hug` of
+    the way in towards the face, as people draw hair (sketch2idol/core/data/faces/casual.py:
+    _hugged); the same strokes otherwise. None for a set without casual drawings."""
+    if heldout.casual_choices is None:
+        return None
+    size = heldout.sketches.shape[1]
+    return np.stack([draw_casual(params, size, {**choices, "hair_hug": hug})
+                     for params, choices in zip(heldout.params, heldout.casual_choices)])
 
 
 def average_face(train_dir: Path, count: int = AVERAGE_FACE_COUNT) -> np.ndarray:

@@ -1,7 +1,10 @@
 """`sketch2idol eval`: score a weights directory on held-out procedural faces.
 
 Every face is generated in its own true look (from the renderer's parameters), from its
-detailed sketch and, where the set has them, from its casual drawing. Rows of every table:
+detailed sketch and, where the set has them, from its casual drawing and from that drawing
+redrawn with the hair's lines close round the face, as people draw hair (the renderer's
+casual drawings draw the hair's silhouette, which stands clear of the face; drawn close,
+long hair must still come back long). Rows of every table:
 each t, the **average training face** (one blurry mean face: what a generator that ignores
 the drawing and the look would converge to; SSIM alone rates it well on these flat faces)
 and the **ground truth** scored the same way (what the renderer's own lighting costs).
@@ -30,7 +33,13 @@ from sketch2idol.core.data.faces import palette  # noqa: E402
 from sketch2idol.core.data.faces.labels import FIELD_REGIONS, FLAT_REGIONS, Label  # noqa: E402
 from sketch2idol.core.data.sketch import extract_sketch  # noqa: E402
 from sketch2idol.core.evaluate import look_metrics  # noqa: E402
-from sketch2idol.core.evaluate.heldout import HeldOut, average_face, load_heldout  # noqa: E402
+from sketch2idol.core.evaluate.heldout import (  # noqa: E402
+    HELDOUT_HAIR_HUG,
+    HeldOut,
+    average_face,
+    hair_drawn_close,
+    load_heldout,
+)
 from sketch2idol.core.evaluate.metrics import image_quality, sketch_fidelity  # noqa: E402
 from sketch2idol.core.evaluate.perturb import PERTURBATIONS  # noqa: E402
 from sketch2idol.core.geometry import COMPONENTS, PART_COMPONENTS, component_windows  # noqa: E402,E501
@@ -47,6 +56,9 @@ HAIR_RIVALS = (Label.FACE_SKIN, Label.BODY_SKIN, Label.CLOTHES, Label.BACKGROUND
 #: Hair IoU is measured only where the hair's colour differs from every rival's by this
 #: much (RGB distance): hair the colour of the skin cannot be told from it by colour.
 MIN_HAIR_CONTRAST = 40.0
+#: The casual drawings redrawn with the hair close round the face (heldout.hair_drawn_close):
+#: hand drawings draw long hair so, and the renderer's plain casual drawings do not.
+HAIR_CLOSE = f"casual drawings, hair drawn close (hug {HELDOUT_HAIR_HUG})"
 #: The casual drawings' choices the breakdown splits on (manifest "casual" flag: noun).
 CASUAL_FLAGS = {"fringe": "fringe", "full_oval": "the face oval closed through the hair",
                 "neck": "neck"}
@@ -401,11 +413,13 @@ def evaluate(weights: Path, data_dir: Path, out: Path, *, count: int = 100,
     drawings = {"detailed sketches": heldout.sketches}
     if heldout.casual is not None:
         drawings["casual drawings"] = heldout.casual
+        drawings[HAIR_CLOSE] = hair_drawn_close(heldout)
     quality, worst, grids, breakdown = {}, {}, [], None
     for kind, inputs in drawings.items():
         quality[kind], grid, per_face = quality_table(pipeline, heldout, inputs, progress)
         worst[kind] = worst_colours(per_face, heldout)
-        grids.append(grid)
+        if kind != HAIR_CLOSE:  # samples.png keeps one column set per drawing kind it had
+            grids.append(grid)
         if inputs is heldout.casual:
             breakdown = casual_breakdown(per_face, heldout)
     report = {"weights": str(weights), "data": str(data_dir), "count": len(heldout),
