@@ -12,7 +12,7 @@ from sketch2idol.core.models.discriminator import DiscriminatorConfig
 from sketch2idol.core.models.generator import GeneratorConfig
 from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.train.checkpoint import load_net_state
-from sketch2idol.core.train.config import Stage1Config, Stage2Config
+from sketch2idol.core.train.config import Stage1Config, Stage2Config, read_config
 from sketch2idol.core.train.loop import run_training
 from sketch2idol.core.train.stage1 import Stage1Trainer, load_autoencoders
 from sketch2idol.core.train.stage2 import Stage2Trainer
@@ -114,6 +114,7 @@ def test_unpacked_weights_export_back_byte_for_byte_and_fine_tune_with_a_fresh_d
     before = json.loads((runs / "weights" / MANIFEST).read_text())
     after = json.loads((tmp_path / "again" / MANIFEST).read_text())
     assert after == before  # where the weights came from survives the round trip
+    assert read_config(stage2, Stage2Config).data == before["training"]["stage2_data"]
     with pytest.raises(FileExistsError, match="already holds a run"):
         unpack_weights(runs / "weights", tmp_path / "unpacked")
 

@@ -68,6 +68,8 @@ TRAINING_RECORD = (
     (1, "batch_size", "stage1_batch_size"),
     (2, "batch_size", "stage2_batch_size"),
     (1, "data", "data"),
+    # The generator's own training set (records before it have only stage 1's "data").
+    (2, "data", "stage2_data"),
     # A distilled stage 1 (`train stage1 --teacher`): the run it learnt from, whose decoders
     # it keeps; its steps are the student's.
     (1, "teacher", "stage1_teacher"),
@@ -152,9 +154,8 @@ def unpack_weights(path: Path, out: Path) -> tuple[Path, Path]:
             raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
     stage1 = Stage1Config(size=info["size"], autoencoder=AutoencoderConfig(**info["autoencoder"]),
                           **recorded_fields(training, 1))
-    stage2 = Stage2Config(data=training["data"], stage1=str(stage1_dir),
-                          generator=GeneratorConfig(**info["generator"]),
-                          **recorded_fields(training, 2))
+    stage2 = Stage2Config(**{"data": training["data"], **recorded_fields(training, 2)},
+                          stage1=str(stage1_dir), generator=GeneratorConfig(**info["generator"]))
     for run_dir, config, step, nets in (
             (stage1_dir, stage1, training["stage1_steps"], {"autoencoders": weights.autoencoders}),
             (stage2_dir, stage2, training["stage2_steps"], {"G": weights.generator})):
