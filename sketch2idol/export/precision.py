@@ -32,8 +32,9 @@ face, not just shade it. With the weights d486bcb1b532, int8 encoders (calibrate
 detailed sketches, or on detailed and casual drawings alike) took the hand drawing
 docs/drawings/ten_seconds.png's long hair back to a bob at t = 0.5 (hair below the jaw
 0.209 -> 0.018; the int8 decoders alone kept it, 0.197). They are the smallest network of
-the three: fp32 costs ~0.6 ms per face at batch 8 (1.67 against 1.03 ms, of the int8
-chain's 66 ms; BENCHMARKS.md, "Model variants").
+the three: fp32 costs 0.6-1.5 ms per face at batch 8, ~2% of the chain (1.67 against
+1.03 ms of 66 ms, then 2.98 against 1.44 ms of 83 ms on a slower run; BENCHMARKS.md,
+"Model variants").
 
 fp16 converts weights and activations, keeping the uint8 inputs/outputs and the fp32
 APPEARANCE input; it is meant for the CUDA/TensorRT execution providers (see DESIGN.md:
