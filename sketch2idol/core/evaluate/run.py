@@ -413,7 +413,9 @@ def evaluate(weights: Path, data_dir: Path, out: Path, *, count: int = 100,
     drawings = {"detailed sketches": heldout.sketches}
     if heldout.casual is not None:
         drawings["casual drawings"] = heldout.casual
-        drawings[HAIR_CLOSE] = hair_drawn_close(heldout)
+    hair_close = hair_drawn_close(heldout)  # None where the manifest records no casual choices
+    if hair_close is not None:
+        drawings[HAIR_CLOSE] = hair_close
     quality, worst, grids, breakdown = {}, {}, [], None
     for kind, inputs in drawings.items():
         quality[kind], grid, per_face = quality_table(pipeline, heldout, inputs, progress)
