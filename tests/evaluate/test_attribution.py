@@ -12,6 +12,7 @@ from sketch2idol.core.pipeline import Pipeline
 from sketch2idol.core.weights import DEFAULT_WEIGHTS
 
 KEYS = ("l1", "psnr", "ssim", "overall_edge_f1")
+REL = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +27,16 @@ def test_the_end_rows_are_the_casual_and_detailed_runs_and_swaps_change_the_face
     rows = stage1_attribution(pipeline, heldout, t=0.5)
     assert list(rows) == ["casual", *(f"{n} from the detailed sketch" for n in COMPONENTS),
                           "detailed"]
+    # The same arithmetic, but not always the same rounding: on some CPUs two runs of one
+    # batch differ in a few pixels by one uint8 step (CI saw the casual L1 move by 9e-8).
+    # REL admits that and is far below what taking a component from the detailed sketch does.
     for kind, drawings in (("casual", heldout.casual), ("detailed", heldout.sketches)):
         plain, _, _ = quality_table(pipeline, heldout, drawings, t_values=(0.5,))
         for key in KEYS:
-            assert rows[kind][key] == pytest.approx(plain["0.5"][key], abs=1e-9), (kind, key)
+            assert rows[kind][key] == pytest.approx(plain["0.5"][key], rel=REL), (kind, key)
     # Taking the remainder (hair, outline, clothes) from the detailed sketch changes the face.
-    assert rows["remainder from the detailed sketch"]["l1"] != rows["casual"]["l1"]
+    assert rows["remainder from the detailed sketch"]["l1"] != pytest.approx(
+        rows["casual"]["l1"], rel=100 * REL)
 
 
 def test_the_casual_breakdown_groups_faces_by_how_they_were_drawn(heldout):
