@@ -101,13 +101,15 @@ def test_triton_killed_mid_load_gives_clean_503s_then_recovers_on_restart(
         "recovery_s": seconds(first_ok_at - restarted_at)})
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known regression, unexplained: since the faster look-conditioned generator, in about half "
-    "of full-suite runs the gateway answers 'model server not reachable' for over 120 s after "
-    "the SIGCONT (thousands of fast 503s, no 200); see the issue-14 session note"))
 def test_a_frozen_triton_gives_503_within_the_deadline_then_recovers(
         exported_repository, tmp_path, payloads):
-    """SIGSTOP: connections stay open and nothing answers, the case only a deadline ends."""
+    """SIGSTOP: connections stay open and nothing answers, the case only a deadline ends.
+
+    On the thaw Triton either serves again or, in about half the tries, dies: its Python
+    backend aborts (`boost::interprocess::lock_exception` in the backend's execute, the stub
+    segfaults; Triton 2.51, see RELIABILITY.md). Then the gateway must say so (clean 503s,
+    `/readyz` 503) and serve again once Triton is restarted, as `make demo`'s supervisor or
+    Kubernetes would restart it."""
     repository, _ = exported_repository
     with triton_and_gateway(repository, tmp_path, gateway_env=GATEWAY_ENV) as (
             triton, gateway, url):
@@ -123,14 +125,36 @@ def test_a_frozen_triton_gives_503_within_the_deadline_then_recovers(
             finally:
                 os.killpg(triton.pid, signal.SIGCONT)
             thawed_at = time.monotonic()
-            traffic.wait_for(lambda done: ok_count(done, after=thawed_at) >= 2 * CLIENTS, 60,
-                             "200s after the thaw")
+            traffic.wait_for(lambda done: ok_count(done, after=thawed_at) >= 2 * CLIENTS
+                             or not triton.alive(), 60, "200s after the thaw, or Triton's exit")
+            survived = triton.alive()
+            served_from = thawed_at
+            if not survived:
+                assert_python_backend_abort(triton.console_log)
+                died_at = time.monotonic()
+                traffic.wait_for(lambda done: refusals_after(done, died_at) >= CLIENTS, 30,
+                                 "503s while Triton is dead")
+                assert readyz(url).status_code == 503
+                triton.stop()  # reaps it, kills the orphaned stubs
+                served_from = time.monotonic()
+                triton.start()
+            traffic.wait_for(lambda done: ok_count(done, after=served_from) >= 2 * CLIENTS, 60,
+                             "200s after the thaw" if survived else "200s after the restart")
         outcomes = traffic.outcomes
-        first_ok_at = min(o.finished for o in outcomes if o.ok and o.started >= thawed_at)
+        first_ok_at = min(o.finished for o in outcomes if o.ok and o.started >= served_from)
     counts = assert_every_request_accounted_for(outcomes, "SIGSTOP")
-    timed_out = [o for o in outcomes if o.clean_refusal]
-    assert all(DEADLINE_S - 0.5 <= o.seconds for o in timed_out if o.started >= frozen_at)
+    frozen = [o for o in outcomes if frozen_at <= o.started < thawed_at and o.clean_refusal]
+    assert frozen and all(DEADLINE_S - 0.5 <= o.seconds for o in frozen), describe(frozen)
     assert_no_traceback(tmp_path / "gateway.log")
     report_figures("triton_sigstop", {
-        **counts, "clients": CLIENTS, "deadline_s": DEADLINE_S,
-        "thaw_to_first_200_s": seconds(first_ok_at - thawed_at)})
+        **counts, "clients": CLIENTS, "deadline_s": DEADLINE_S, "survived_thaw": survived,
+        ("thaw" if survived else "restart") + "_to_first_200_s":
+            seconds(first_ok_at - served_from)})
+
+
+def assert_python_backend_abort(console_log) -> None:
+    """Triton died on the thaw the known way: a crash inside its Python backend (the
+    backtrace names libtriton_python.so). Any other death is a failure to look into."""
+    console = console_log.read_text(errors="replace")
+    assert "libtriton_python.so" in console and "Signal (" in console, \
+        f"Triton died on the thaw, not in its Python backend: {console[-1500:]}"
