@@ -89,7 +89,7 @@ def test_stage2_options_reach_its_config(tmp_path):
                                       "--flat-detail-weight", "60", "--region-weight", "30",
                                       "--palette-weight", "2", "--palette-head",
                                       "--feature-matching-weight", "0",
-                                      "--d-warmup", "50"])
+                                      "--d-warmup", "50", "--part-detail-weight", "3"])
     config = resolve_config(args, Stage2Config)
     assert (config.casual_prob, config.lr_decay_steps, config.lambda_gan,
             config.lambda_flat_detail, config.lambda_region,
@@ -97,6 +97,7 @@ def test_stage2_options_reach_its_config(tmp_path):
     assert config.generator.palette_head and not Stage2Config().generator.palette_head
     assert config.generator.palette_smoothing == 0  # not asked for: none
     assert config.d_warmup_steps == 50 and Stage2Config().d_warmup_steps == 0
+    assert config.lambda_part_detail == 3 and Stage2Config().lambda_part_detail == 0
     assert config.lambda_feature_matching == 0 and Stage2Config().lambda_feature_matching > 0
     assert config.palette_target == "paintable"  # the default
     labels = build_parser().parse_args(["train", "stage2", "--data", str(data), "--out",

@@ -32,7 +32,7 @@ def runs(tmp_path_factory):
                  progress=False)
     stage2 = Stage2Config(**common, stage1=str(root / "s1"),
                           generator=GeneratorConfig(ngf=8, downsamplings=2, blocks=1),
-                          discriminator=DiscriminatorConfig(ndf=8))
+                          discriminator=DiscriminatorConfig(ndf=8), lambda_part_detail=5.0)
     run_training(Stage2Trainer(stage2, CPU), root / "s2", resume=False, progress=False)
     export_weights(root / "s1", root / "s2", root / "weights")
     return root
@@ -45,7 +45,11 @@ def test_exported_weights_are_fp16_and_load_as_the_trained_nets(runs):
     # how the nets were trained travels with them: steps, the loss weights, warm starts
     assert info["training"]["stage2_steps"] == 2 and info["training"]["stage2_gan_weight"] == 1.0
     assert (info["training"]["stage2_flat_detail_weight"],
-            info["training"]["stage2_region_weight"]) == (20.0, 10.0)
+            info["training"]["stage2_region_weight"],
+            info["training"]["stage2_part_detail_weight"]) == (20.0, 10.0, 5.0)
+    # the parts' detail term was trained with: it is in every step's logged losses
+    logged = [json.loads(line) for line in (runs / "s2" / "losses.jsonl").read_text().splitlines()]
+    assert logged and all(row["G_parts"] > 0 for row in logged)
     assert info["training"]["stage1_init_from"] is info["training"]["stage2_init_from"] is None
     assert weights.bank_features.shape == (12, 5, 512)
     trained = load_autoencoders(runs / "s1", CPU)

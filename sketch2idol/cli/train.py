@@ -40,6 +40,9 @@ STAGE2_LOSS_WEIGHTS = (
     ("--flat-detail-weight", "lambda_flat_detail", "weight of the L1 between the output's and "
      "the truth's high-pass detail inside skin and background (default 20): higher paints "
      "flatter regions"),
+    ("--part-detail-weight", "lambda_part_detail", "weight of the L1 between the output's and "
+     "the truth's high-pass detail inside the face's parts: eyes, brows, nose, lips (default "
+     "0): keeps their lines, which a reconstruction-only fine-tune smooths away"),
     ("--region-weight", "lambda_region", "weight of the L1 between the output's and the "
      "truth's mean colour in each look region: hair, skin, iris, lips, clothes, background "
      "(default 10)"),

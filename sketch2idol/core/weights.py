@@ -85,6 +85,7 @@ TRAINING_RECORD = (
     (2, "lambda_gan", "stage2_gan_weight"),
     (2, "lambda_feature_matching", "stage2_feature_matching_weight"),
     (2, "lambda_flat_detail", "stage2_flat_detail_weight"),
+    (2, "lambda_part_detail", "stage2_part_detail_weight"),
     (2, "lambda_region", "stage2_region_weight"),
     (2, "lambda_palette", "stage2_palette_weight"),
     (2, "palette_target", "stage2_palette_target"),

@@ -1,6 +1,6 @@
 import torch
 
-from sketch2idol.core.models.losses import flat_detail_l1, region_colour_l1
+from sketch2idol.core.models.losses import detail_l1, region_colour_l1
 
 
 def two_regions(size=32, small=4):
@@ -37,17 +37,17 @@ def test_region_colour_l1_skips_regions_too_small_to_measure():
     assert region_colour_l1(target + masks[:, 1:2], target, masks) == 0
 
 
-def test_flat_detail_l1_punishes_a_checkerboard_only_inside_the_flat_region():
+def test_detail_l1_punishes_a_checkerboard_only_inside_the_flat_region():
     smooth = torch.linspace(-1, 1, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32)
     checker = (torch.arange(32).view(32, 1) + torch.arange(32).view(1, 32)) % 2 * 0.2 - 0.1
     flat = torch.zeros(1, 1, 32, 32)
     flat[..., :16] = 1
-    assert flat_detail_l1(smooth, smooth, flat) == 0
+    assert detail_l1(smooth, smooth, flat) == 0
     noisy_inside = smooth + checker * flat
     noisy_outside = smooth + checker * (1 - flat)
-    assert flat_detail_l1(noisy_inside, smooth, flat) > 0.05
-    assert flat_detail_l1(noisy_outside, smooth, flat) < 0.01  # only its edge column leaks
-    assert flat_detail_l1(smooth + 0.2, smooth, flat) < 1e-6  # a colour shift is not detail
+    assert detail_l1(noisy_inside, smooth, flat) > 0.05
+    assert detail_l1(noisy_outside, smooth, flat) < 0.01  # only its edge column leaks
+    assert detail_l1(smooth + 0.2, smooth, flat) < 1e-6  # a colour shift is not detail
 
 
 def test_paintable_leaves_the_pupil_to_the_free_head_and_keeps_the_iris_and_skin():

@@ -12,8 +12,9 @@
   output's and the truth's mean colour there. Each region counts the same whatever its size,
   so the iris and the lips (a few hundred pixels of 65,536) weigh as much as the background:
   a plain L1 leaves their colours to chance.
-- `flat_detail_l1`: the L1 between output and truth high-pass detail inside flat regions
-  (skin, background), where the truth is smooth: it punishes noise and checkerboard.
+- `detail_l1`: the L1 between output and truth high-pass detail inside a mask: in the flat
+  regions (skin, background), where the truth is smooth, it punishes noise and checkerboard;
+  in the face's parts (eyes, brows, nose, mouth) it asks for their lines.
 - `palette_loss`: with the generator's palette head, cross-entropies that teach its gate and
   colour-field choice the label map (which pixels are painted in which look colour);
   `paintable` narrows the label map's regions to the pixels a look colour times a gain
@@ -82,11 +83,10 @@ def high_pass(image: torch.Tensor) -> torch.Tensor:
     return image - F.avg_pool2d(image, 3, stride=1, padding=1, count_include_pad=False)
 
 
-def flat_detail_l1(output: torch.Tensor, target: torch.Tensor,
-                   flat: torch.Tensor) -> torch.Tensor:
-    """`flat`: [B, 1, H, W] weights, 1 inside the flat regions."""
+def detail_l1(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`mask`: [B, 1, H, W] weights, 1 inside the regions compared."""
     difference = (high_pass(output) - high_pass(target)).abs().mean(dim=1, keepdim=True)
-    return (difference * flat).sum() / flat.sum().clamp_min(1.0)
+    return (difference * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 #: `paintable`: the least gain a look colour may be scaled by and still count as painting a

@@ -86,6 +86,7 @@ class Stage2Config(RunConfig):
     casual_prob: float = 0.5  # share of inputs refined from casual drawings (if the data has them)
     lambda_region: float = 10.0  # mean colour per look region (label maps) vs the truth's
     lambda_flat_detail: float = 20.0  # high-pass detail in flat regions (skin, background)
+    lambda_part_detail: float = 0.0  # high-pass detail in the face's parts (eyes, nose, mouth)
     lambda_palette: float = 1.0  # with generator.palette_head: its gate and choice vs labels
     # What the palette head's gate learns to open on: "paintable", the label map's look
     # regions where the truth is the look colour times a gain (losses.paintable: not the

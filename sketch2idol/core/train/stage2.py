@@ -1,17 +1,18 @@
 """Stage 2: train the look-conditioned generator on stage-1 outputs of the training drawings.
 
-Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching
-+ lambda_l1 * L1 + lambda_region * region colour L1 + lambda_flat_detail * flat-region
-detail L1 (+ with a palette head, lambda_palette * palette_loss; these read off the label
-maps); discriminator loss = LSGAN on (refined sketch, real face, look) vs (refined sketch,
-generated face, look); with lambda_gan and lambda_fm both 0 the discriminator is not
-trained or run at all (a reconstruction-only fine-tune). The look is the face's own (its
-renderer parameters), so the generator learns to paint what it is asked for. The input is
-refined from the face's casual drawing with probability `casual_prob` (where the data set
-has them), else from its sketch: at serving time it comes from either kind. With
-`train_size` below the data's size, sketches and faces are area-downsampled first: the
-cheap low-resolution phase of a resolution schedule (the generator is fully
-convolutional, so the same weights continue at full size).
+Generator loss = lambda_gan * LSGAN + lambda_fm * discriminator feature matching +
+lambda_l1 * L1 + lambda_region * region colour L1 + lambda_flat_detail * flat-region detail
+L1 + lambda_part_detail * the face's parts' detail L1 (+ with a palette head,
+lambda_palette * palette_loss; these read off the label maps); discriminator loss = LSGAN
+on (refined sketch, real face, look) vs (refined sketch, generated face, look); with
+lambda_gan and lambda_fm both 0 the discriminator is not trained or run at all (a
+reconstruction-only fine-tune). The look is the face's own (its renderer parameters), so
+the generator learns to paint what it is asked for. The input is refined from the face's
+casual drawing with probability `casual_prob` (where the data set has them), else from its
+sketch: at serving time it comes from either kind. With `train_size` below the data's size,
+sketches and faces are area-downsampled first: the cheap low-resolution phase of a
+resolution schedule (the generator is fully convolutional, so the same weights continue at
+full size).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sketch2idol.core.data.faces.labels import (
     FIELD_REGIONS,
     FLAT_REGIONS,
     PAINTED_REGIONS,
+    PART_REGIONS,
     Label,
 )
 from sketch2idol.core.data.loader import casual_share
@@ -34,8 +36,8 @@ from sketch2idol.core.errors import UserError
 from sketch2idol.core.models.discriminator import define_discriminator
 from sketch2idol.core.models.generator import define_generator
 from sketch2idol.core.models.losses import (
+    detail_l1,
     feature_matching_loss,
-    flat_detail_l1,
     lsgan_loss,
     paintable,
     palette_loss,
@@ -86,7 +88,7 @@ class Stage2Trainer(Trainer):
                             sources=sources)
         self.use_palette = config.generator.palette_head and config.lambda_palette > 0
         self.use_labels = (config.lambda_region > 0 or config.lambda_flat_detail > 0
-                           or self.use_palette)
+                           or config.lambda_part_detail > 0 or self.use_palette)
         self.data = RefinedPairs(Path(config.data), Path(config.stage1), config.t_values,
                                  config.augment, config.seed, casual_prob=casual_prob,
                                  labels=self.use_labels)
@@ -147,10 +149,13 @@ class Stage2Trainer(Trainer):
             classes = self.label_classes(batch["labels"])
             extra["G_region"] = region_colour_l1(
                 fake, real, self.group_masks(classes, FIELD_REGIONS.values()))
-            extra["G_flat"] = flat_detail_l1(fake, real,
+            extra["G_flat"] = detail_l1(fake, real,
                                              self.group_masks(classes, [FLAT_REGIONS]))
             loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
                       + self.config.lambda_flat_detail * extra["G_flat"])
+            if self.config.lambda_part_detail > 0:
+                extra["G_parts"] = detail_l1(fake, real, self.group_masks(classes, [PART_REGIONS]))
+                loss_g = loss_g + self.config.lambda_part_detail * extra["G_parts"]
         if self.use_palette:
             painted = (self.group_masks(classes, [PAINTED_REGIONS[field]
                                                   for field in LOOK_FIELDS]) >= 0.5).float()

@@ -27,7 +27,7 @@ from sketch2idol.core.data.faces.labels import FLAT_REGIONS
 from sketch2idol.core.errors import UserError
 from sketch2idol.core.models.components import decode_components, encode_components
 from sketch2idol.core.models.generator import define_generator
-from sketch2idol.core.models.losses import flat_detail_l1
+from sketch2idol.core.models.losses import detail_l1
 from sketch2idol.core.refiner import Refiner
 from sketch2idol.core.train.bank import read_run_bank
 from sketch2idol.core.train.checkpoint import has_checkpoint, load_net_state
@@ -94,7 +94,7 @@ class FaceObjective:
         _, face = self.paint(autoencoders, drawing, look, sample_ids)
         losses = {"face": F.l1_loss(face, photo)}
         if self.flat_detail_weight > 0:
-            losses["flat"] = self.flat_detail_weight * flat_detail_l1(face, photo,
+            losses["flat"] = self.flat_detail_weight * detail_l1(face, photo,
                                                                       flat_mask(labels))
         return losses
 

@@ -68,6 +68,9 @@ PAINTED_REGIONS = {"hair": (Label.HAIR,), "skin": (Label.FACE_SKIN, Label.BODY_S
                    "background": (Label.BACKGROUND,), "background2": (Label.BACKGROUND,)}
 #: Regions painted flat apart from soft shading: noise there is texture the face should lack.
 FLAT_REGIONS = (Label.FACE_SKIN, Label.BACKGROUND)
+#: The face's small parts, drawn with lines: what the eye and mouth windows' edges are made of.
+PART_REGIONS = (Label.EYE_WHITE, Label.IRIS, Label.LASHES, Label.BROWS, Label.LIPS, Label.MOUTH,
+                Label.NOSE)
 
 
 def region_masks(labels: np.ndarray, regions) -> np.ndarray:
