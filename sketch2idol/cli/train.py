@@ -42,7 +42,8 @@ STAGE2_LOSS_WEIGHTS = (
      "flatter regions"),
     ("--part-detail-weight", "lambda_part_detail", "weight of the L1 between the output's and "
      "the truth's high-pass detail inside the face's parts: eyes, brows, nose, lips (default "
-     "0): keeps their lines, which a reconstruction-only fine-tune smooths away"),
+     "0; at 20 in a reconstruction-only fine-tune it did not keep their lines: see the model "
+     "card)"),
     ("--region-weight", "lambda_region", "weight of the L1 between the output's and the "
      "truth's mean colour in each look region: hair, skin, iris, lips, clothes, background "
      "(default 10)"),

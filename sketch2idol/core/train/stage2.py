@@ -149,8 +149,7 @@ class Stage2Trainer(Trainer):
             classes = self.label_classes(batch["labels"])
             extra["G_region"] = region_colour_l1(
                 fake, real, self.group_masks(classes, FIELD_REGIONS.values()))
-            extra["G_flat"] = detail_l1(fake, real,
-                                             self.group_masks(classes, [FLAT_REGIONS]))
+            extra["G_flat"] = detail_l1(fake, real, self.group_masks(classes, [FLAT_REGIONS]))
             loss_g = (loss_g + self.config.lambda_region * extra["G_region"]
                       + self.config.lambda_flat_detail * extra["G_flat"])
             if self.config.lambda_part_detail > 0:

@@ -94,8 +94,7 @@ class FaceObjective:
         _, face = self.paint(autoencoders, drawing, look, sample_ids)
         losses = {"face": F.l1_loss(face, photo)}
         if self.flat_detail_weight > 0:
-            losses["flat"] = self.flat_detail_weight * detail_l1(face, photo,
-                                                                      flat_mask(labels))
+            losses["flat"] = self.flat_detail_weight * detail_l1(face, photo, flat_mask(labels))
         return losses
 
 
