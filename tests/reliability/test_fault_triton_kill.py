@@ -143,8 +143,12 @@ def test_a_frozen_triton_gives_503_within_the_deadline_then_recovers(
         outcomes = traffic.outcomes
         first_ok_at = min(o.finished for o in outcomes if o.ok and o.started >= served_from)
     counts = assert_every_request_accounted_for(outcomes, "SIGSTOP")
-    frozen = [o for o in outcomes if frozen_at <= o.started < thawed_at and o.clean_refusal]
-    assert frozen and all(DEADLINE_S - 0.5 <= o.seconds for o in frozen), describe(frozen)
+    # Refusals that ended while Triton was frozen can only be the deadline's (those in flight
+    # at the thaw may end sooner, when a dying Triton drops them: the accounting covers them).
+    frozen = [o for o in outcomes
+              if frozen_at <= o.started and o.finished < thawed_at and o.clean_refusal]
+    assert len(frozen) >= CLIENTS and all(DEADLINE_S - 0.5 <= o.seconds for o in frozen), \
+        describe(frozen)
     assert_no_traceback(tmp_path / "gateway.log")
     report_figures("triton_sigstop", {
         **counts, "clients": CLIENTS, "deadline_s": DEADLINE_S, "survived_thaw": survived,
