@@ -202,6 +202,14 @@ def write_configs(request: ExportRequest, identity: dict[str, str]) -> None:
     (request.out / contract.ENSEMBLE / VERSION).mkdir(exist_ok=True)
 
 
+def network_precisions(precision: str) -> str:
+    """What each network is served in when the repository asks for `precision`, e.g.
+    "encoders:fp32,decoders:int8,generator:int8" (an int8 export keeps the encoders fp32):
+    the ensemble's `network_precision` parameter, which the gateway reports."""
+    return ",".join(f"{name}:{network_precision(name, precision)}"
+                    for name in contract.NETWORK_MODELS)
+
+
 def build_repository(request: ExportRequest, say: Callable[[str], None] = print) -> dict:
     """Export everything; returns (and writes) the export report."""
     if request.precision not in PRECISIONS:
@@ -216,7 +224,9 @@ def build_repository(request: ExportRequest, say: Callable[[str], None] = print)
     pipeline = Pipeline(weights)
     started = time.perf_counter()
     identity = {"sketch2idol_version": __version__, "weights_id": weights_id(request.weights),
-                "precision": request.precision, "runtime": request.options.runtime}
+                "precision": request.precision,
+                "network_precision": network_precisions(request.precision),
+                "runtime": request.options.runtime}
     report = {"identity": identity, "options": {**request.options.__dict__},
               "networks": export_networks(weights, request, pipeline, say)}
     say(f"building the FAISS indexes of {len(weights.bank_ids)} bank rows")

@@ -56,6 +56,10 @@ class ModelIdentity(BaseModel):
     version: str = Field(description="the ensemble's version")
     weights_id: str = Field(description="the weights the model repository was exported from")
     precision: str = Field(description="the export's precision, e.g. fp32, fp16, int8")
+    network_precision: str = Field("", description="what each network is served in, e.g. "
+                                   "encoders:fp32,decoders:int8,generator:int8 (an int8 export "
+                                   "keeps the encoders fp32); empty when the repository does "
+                                   "not say (exported before it did)")
     runtime: str = Field(description="the export's runtime, e.g. python-ort, tensorrt")
     projection_version: str = Field("", description=f"the {contract.PROJECTION} version "
                                     "(feature bank) that answered; empty when not known (a "
@@ -77,8 +81,9 @@ class ServedModel(ModelIdentity):
 
     def header(self) -> str:
         projection = f" projection={self.projection_version}" if self.projection_version else ""
+        networks = f" networks={self.network_precision}" if self.network_precision else ""
         return (f"{self.name}/{self.version} weights={self.weights_id} "
-                f"precision={self.precision} runtime={self.runtime}{projection}")
+                f"precision={self.precision}{networks} runtime={self.runtime}{projection}")
 
     def as_dict(self) -> dict[str, str]:
         """What a response says about its model: the ModelIdentity fields."""
@@ -130,6 +135,7 @@ class TritonLink:
                 name=contract.ENSEMBLE, version=str(max(versions, key=str)),
                 weights_id=parameters.get("weights_id", "unknown"),
                 precision=parameters.get("precision", "unknown"),
+                network_precision=parameters.get("network_precision", ""),
                 runtime=parameters.get("runtime", "unknown"), size=int(sketch["shape"][-1]),
                 takes_look=any(i["name"] == contract.APPEARANCE for i in metadata["inputs"]))
         return self._identity

@@ -36,6 +36,7 @@ from sketch2idol.export.repository import (
     ExportRequest,
     build_repository,
     export_networks,
+    network_precisions,
     shim_source,
     version_artifacts,
 )
@@ -279,6 +280,9 @@ def test_int8_export_lowers_decoders_and_generator_and_keeps_the_encoders_fp32(
                          contract.GENERATOR: True}
     assert {name: report[name]["precision"] for name in contract.NETWORK_MODELS} == {
         contract.ENCODERS: "fp32", contract.DECODERS: "int8", contract.GENERATOR: "int8"}
+    # ... and the ensemble's identity says the same (the gateway reports it per answer).
+    assert network_precisions("int8") == ",".join(
+        f"{name}:{report[name]['precision']}" for name in contract.NETWORK_MODELS)
     assert sorted(report["precision_delta"]) == sorted(
         [contract.DECODERS, contract.GENERATOR, "end_to_end"])
 

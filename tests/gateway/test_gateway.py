@@ -79,7 +79,7 @@ def test_a_sketch_becomes_the_face_the_ensemble_makes(gateway_url, triton_server
 
 
 def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, sketch,
-                                                 sketch_png):
+                                                 sketch_png, exported_repository):
     response = post(gateway_url, sketch_png, {"include": ["refined,neighbors", "guide"],
                                               "t_nose": "0"}, headers=JSON)
     assert response.status_code == 200
@@ -98,6 +98,11 @@ def test_json_mode_carries_what_include_asks_for(gateway_url, triton_server, ske
     assert guide.shape == (256, 256) and guide.min() < 200  # some lines, grey on white
     assert set(body["timings_ms"]) == {"decode", "triton", "encode", "total"}
     assert body["model"]["name"] == contract.ENSEMBLE and body["model"]["weights_id"]
+    # Each network's precision as the export made it (the export report), in the answer.
+    report = exported_repository[1]["networks"]
+    served = ",".join(f"{name}:{report[name]['precision']}" for name in contract.NETWORK_MODELS)
+    assert body["model"]["network_precision"] == served
+    assert f" networks={served} " in response.headers["x-model-version"]
     assert body["look"] == {"name": "idol", "seed": None, **NAMED_LOOKS["idol"]}
     # Every field of the answer is one the OpenAPI document names.
     document = httpx.get(f"{gateway_url}/openapi.json").json()
