@@ -35,6 +35,11 @@ def test_every_command_has_help(command, capsys):
     (["train", "stage2", "--out", "x", "--region-weight", "inf"], "expected a number >= 0"),
     (["train", "stage2", "--out", "x", "--palette-smoothing", "4"],
      "expected 0 or an odd whole number of pixels, got 4"),
+    (["train", "stage1", "--out", "x", "--taught-components", "left_eye,hair"],
+     "--taught-components: expected comma-separated names from left_eye, right_eye, nose, "
+     "mouth, remainder, each once, got 'left_eye,hair'"),
+    (["train", "stage1", "--out", "x", "--taught-components", "nose,nose"], "each once"),
+    (["train", "stage1", "--out", "x", "--taught-components", ","], "each once"),
     (["generate", "x.png", "--timeout", "0"], "expected seconds > 0, got 0"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(args, complaint, capsys):

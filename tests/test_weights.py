@@ -16,7 +16,13 @@ from sketch2idol.core.train.config import Stage1Config, Stage2Config, read_confi
 from sketch2idol.core.train.loop import run_training
 from sketch2idol.core.train.stage1 import Stage1Trainer, load_autoencoders
 from sketch2idol.core.train.stage2 import Stage2Trainer
-from sketch2idol.core.weights import MANIFEST, export_weights, load_weights
+from sketch2idol.core.weights import (
+    MANIFEST,
+    export_weights,
+    load_weights,
+    recorded_fields,
+    training_record,
+)
 
 CPU = torch.device("cpu")
 
@@ -182,3 +188,16 @@ def test_averaged_weights_mix_two_generators_and_refuse_different_stage_ones(run
     with pytest.raises(ValueError, match="different autoencoders.safetensors"):
         average_weights(first, second, tmp_path / "refused", 0.5)
     assert not (tmp_path / "refused").exists()
+
+
+def test_the_taught_components_are_recorded_and_read_back():
+    """weights.json says which encoders a distillation taught (`--taught-components`), and
+    `weights unpack` gives the run config back the same tuple; a run without a teacher
+    taught every net, so nothing is recorded."""
+    student = Stage1Config(teacher="runs/teacher", taught_components=("left_eye", "mouth"))
+    record = json.loads(json.dumps(training_record(student, Stage2Config())))
+    assert record["stage1_taught_components"] == ["left_eye", "mouth"]
+    assert recorded_fields(record, 1)["taught_components"] == ("left_eye", "mouth")
+    plain = training_record(Stage1Config(), Stage2Config())
+    assert plain["stage1_taught_components"] is None
+    assert "taught_components" not in recorded_fields(plain, 1)

@@ -43,3 +43,16 @@ positive_seconds = number_type(float, lambda value: math.isfinite(value) and val
 #: A blend factor t, a number in T_RANGE.
 unit_interval = number_type(float, lambda value: not t_outside_range(value),
                             f"a number from {T_RANGE[0]:g} to {T_RANGE[1]:g}")
+
+
+def component_names(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated component names (geometry.COMPONENTS), each once."""
+    from sketch2idol.core.geometry import COMPONENTS
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in COMPONENTS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {', '.join(COMPONENTS)}, each once, got "
+            f"{text!r}")
+    return names

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sketch2idol.cli.arguments import (
+    component_names,
     non_negative_float,
     non_negative_int,
     odd_side,
@@ -94,6 +95,10 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help="a trained stage-1 run: train only the encoders, so that a "
                              "drawing encodes to the feature RUN's encoder gives its "
                              "detailed sketch; the decoders stay RUN's")
+    stage1.add_argument("--taught-components", type=component_names, metavar="NAMES",
+                        help="with --teacher: train only these components' encoders "
+                             "(comma-separated, e.g. left_eye,right_eye,nose,mouth; default "
+                             "all five); the others, and their bank rows, stay the teacher's")
     stage1.add_argument("--through-generator", type=Path, metavar="STAGE2_RUN",
                         help="with --teacher: teach the encoders on the face STAGE2_RUN's "
                              "generator (frozen) paints from each refined drawing, against "
@@ -181,6 +186,7 @@ def resolve_config(args: argparse.Namespace, cls):
                  "init_from": args.init_from,
                  "casual_prob": getattr(args, "casual_prob", None),
                  "teacher": getattr(args, "teacher", None),
+                 "taught_components": getattr(args, "taught_components", None),
                  "through_generator": getattr(args, "through_generator", None),
                  "face_t": getattr(args, "face_t", None),
                  "d_warmup_steps": getattr(args, "d_warmup_steps", None),

@@ -73,6 +73,8 @@ TRAINING_RECORD = (
     # A distilled stage 1 (`train stage1 --teacher`): the run it learnt from, whose decoders
     # it keeps; its steps are the student's.
     (1, "teacher", "stage1_teacher"),
+    # ... the components whose encoders it taught (`--taught-components`; all five before)
+    (1, "taught_components", "stage1_taught_components"),
     # ... taught on the faces a stage-2 run's generator paints (`--through-generator`)
     (1, "through_generator", "stage1_through_generator"),
     (1, "face_t", "stage1_face_t"),
@@ -99,6 +101,8 @@ def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
     record = {key: getattr(configs[stage], field) for stage, field, key in TRAINING_RECORD}
     if not stage2.generator.palette_head:
         record["stage2_palette_weight"] = record["stage2_palette_target"] = None
+    record["stage1_taught_components"] = (list(stage1.taught_components) if stage1.teacher
+                                          else None)  # no teacher: every net learnt
     if not stage1.through_generator:  # no face objective: its settings did nothing
         record["stage1_face_t"] = record["stage1_flat_detail_weight"] = None
         record["stage1_feature_weight"] = None
@@ -107,8 +111,9 @@ def training_record(stage1: Stage1Config, stage2: Stage2Config) -> dict:
 
 def recorded_fields(training: dict, stage: int) -> dict:
     """The config fields of `stage` that weights.json's "training" recorded (not None)."""
-    return {field: training[key] for number, field, key in TRAINING_RECORD
-            if number == stage and training.get(key) is not None}
+    return {field: tuple(value) if isinstance(value, list) else value
+            for number, field, key in TRAINING_RECORD
+            if number == stage and (value := training.get(key)) is not None}
 
 
 def export_weights(stage1_run: Path, stage2_run: Path, out: Path) -> Path:

@@ -183,6 +183,28 @@ def test_a_student_learns_only_its_encoders_towards_the_teachers_features(face_s
               tmp_path / "orphan")
 
 
+def test_taught_components_train_only_those_encoders(face_set, tmp_path):
+    """`--taught-components`: the encoders named learn, the other components' encoders (and
+    every decoder) stay the teacher's; without a teacher it is refused."""
+    from sketch2idol.core.errors import UserError
+
+    teacher = tmp_path / "teacher"
+    train(Stage1Trainer, stage1_config(face_set, 2), teacher)
+    config = dataclasses.replace(stage1_config(face_set, 2), teacher=str(teacher),
+                                 casual_prob=0.5, taught_components=("nose", "remainder"))
+    train(Stage1Trainer, config, tmp_path / "parts")
+    taught, learned = weights(teacher)["autoencoders"], weights(tmp_path / "parts")["autoencoders"]
+    changed = {name.split(".")[0] for name in taught
+               if not torch.equal(taught[name], learned[name])}
+    assert changed == {"nose", "remainder"}
+    assert all(".encoder" in name for name in taught
+               if not torch.equal(taught[name], learned[name]))
+    with pytest.raises(UserError, match="add --teacher"):
+        train(Stage1Trainer, dataclasses.replace(stage1_config(face_set, 2),
+                                                 taught_components=("nose",)),
+              tmp_path / "orphan")
+
+
 def test_the_anchor_holds_detailed_sketches_at_the_teachers_features(face_set, tmp_path):
     from sketch2idol.core.data import dataset
     from sketch2idol.core.models.components import crop_components

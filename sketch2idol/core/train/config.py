@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sketch2idol.core.data.augment import Stage1Augment, Stage2Augment
+from sketch2idol.core.geometry import COMPONENTS
 from sketch2idol.core.models.autoencoder import AutoencoderConfig
 from sketch2idol.core.models.discriminator import DiscriminatorConfig
 from sketch2idol.core.models.generator import GeneratorConfig
@@ -56,6 +57,10 @@ class Stage1Config(RunConfig):
     # clean detailed sketch itself at the teacher's, so that learning casual drawings does
     # not blur how detailed sketches refine (0: only the drawings are distilled).
     anchor_weight: float = 0.0
+    # With a teacher: the components whose encoders learn (the others stay the teacher's,
+    # and so do their bank rows): e.g. the face's parts without the remainder, whose encoder
+    # decides the hair's length.
+    taught_components: tuple[str, ...] = COMPONENTS
     # With a teacher: a stage-2 run whose generator, frozen, paints each refined drawing
     # (blended at `face_t`, as served); the encoders then learn from the L1 between that
     # face and the true photo (+ `flat_detail_weight` x the high-pass L1 in skin and

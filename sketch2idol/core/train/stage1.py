@@ -98,7 +98,11 @@ class Stage1Trainer(Trainer):
         if config.teacher:
             self.teacher = load_teacher(Path(config.teacher), config, device)
             autoencoders.load_state_dict(self.teacher.state_dict())
-            trained = [p for name in COMPONENTS for p in autoencoders[name].encoder.parameters()]
+            trained = [p for name in config.taught_components
+                       for p in autoencoders[name].encoder.parameters()]
+        elif tuple(config.taught_components) != COMPONENTS:
+            raise UserError("--taught-components picks the encoders a distillation trains: "
+                            "add --teacher RUN")
         self.face = None
         if config.through_generator:
             self.face = FaceObjective(Path(config.teacher), Path(config.through_generator),
