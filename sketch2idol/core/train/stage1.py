@@ -94,7 +94,7 @@ class Stage1Trainer(Trainer):
         autoencoders = define_autoencoders(self.size, config.autoencoder).to(device)
         self.nets = {"autoencoders": autoencoders}
         self.teacher = None
-        trained = autoencoders.parameters()
+        trained = list(autoencoders.parameters())
         if config.teacher:
             self.teacher = load_teacher(Path(config.teacher), config, device)
             autoencoders.load_state_dict(self.teacher.state_dict())
@@ -103,6 +103,10 @@ class Stage1Trainer(Trainer):
         elif tuple(config.taught_components) != COMPONENTS:
             raise UserError("--taught-components picks the encoders a distillation trains: "
                             "add --teacher RUN")
+        # What the optimizer does not hold stays as it is: no gradient is computed for it.
+        held = {id(p) for p in trained}
+        for parameter in autoencoders.parameters():
+            parameter.requires_grad_(id(parameter) in held)
         self.face = None
         if config.through_generator:
             self.face = FaceObjective(Path(config.teacher), Path(config.through_generator),
